@@ -1,0 +1,67 @@
+# Higress AI gateway filter suite: build, test and lint entry points.
+# `make test` is the command CI runs (see .ci/run and README.md).
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+
+CARGO       ?= cargo
+WASM_TARGET := wasm32-wasip1
+WASM_OUT    := target/$(WASM_TARGET)/release
+# Every crate under plugins/ is a Higress plugin; Higress expects the module as plugins/<name>/plugin.wasm.
+PLUGINS     := $(patsubst plugins/%/Cargo.toml,%,$(wildcard plugins/*/Cargo.toml))
+# SDK examples double as the smallest real plugins (release-profile figures, host smoke tests).
+SDK_EXAMPLES := $(patsubst shared/higress-sdk/examples/%.rs,%,$(wildcard shared/higress-sdk/examples/*.rs))
+
+.PHONY: build build-plugins build-examples test lint fmt bench fuzz clean help
+
+help:
+	@echo "make build   - build every plugin to plugins/<name>/plugin.wasm (and the SDK examples)"
+	@echo "make test    - lint, build every .wasm, run every test that can run on this machine"
+	@echo "make lint    - rustfmt check and clippy -D warnings (native and wasm32-wasip1)"
+	@echo "make bench   - criterion benchmarks (see BENCHMARKS.md)"
+	@echo "make fuzz    - run the SSE fuzz target for FUZZ_SECONDS (nightly + cargo-fuzz)"
+
+build: build-plugins build-examples
+
+build-plugins:
+	@for p in $(PLUGINS); do \
+	  echo "==> plugin $$p"; \
+	  $(CARGO) build --release --target $(WASM_TARGET) -p $$p; \
+	  cp $(WASM_OUT)/$${p//-/_}.wasm plugins/$$p/plugin.wasm; \
+	done
+
+build-examples:
+	@for e in $(SDK_EXAMPLES); do \
+	  echo "==> sdk example $$e"; \
+	  $(CARGO) build --release --target $(WASM_TARGET) -p higress-sdk --example $$e; \
+	done
+
+# Test output is kept so the closing summary counts every test binary, not just the last one.
+test: lint build
+	@mkdir -p target
+	@rc=0; \
+	$(CARGO) test --workspace --all-targets 2>&1 | tee target/test.log || rc=1; \
+	$(CARGO) test --workspace --doc 2>&1 | tee -a target/test.log || rc=1; \
+	scripts/test-summary target/test.log || rc=1; \
+	exit $$rc
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --target $(WASM_TARGET) -p ai-proto -p higress-sdk -- -D warnings
+	$(CARGO) clippy --target $(WASM_TARGET) -p higress-sdk --features abi-0-2-1 -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+bench:
+	$(CARGO) bench --workspace
+
+FUZZ_SECONDS ?= 300
+fuzz:
+	cd shared/ai-proto/fuzz && $(CARGO) +nightly fuzz run sse_decoder -- -max_total_time=$(FUZZ_SECONDS)
+
+clean:
+	$(CARGO) clean
+	rm -f plugins/*/plugin.wasm
