@@ -1,0 +1,85 @@
+//! Cost of one request through the host: an empty plugin, a body-buffering plugin, and VM start.
+//! Also prints wasm instructions per request (wasmtime fuel) for both plugins.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use proxy_wasm_host::build_support::build_wasm_plugin;
+use proxy_wasm_host::vm::VmInstance;
+use proxy_wasm_host::{HostEnv, Plugin, PluginConfig, Runtime, RuntimeConfig, TestHost};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+const EMPTY: &str = "#quiet";
+const BUFFERING: &str = "#quiet\nrequest_body.more: return 1\nresponse_body.more: return 1";
+const REQ: &[(&str, &str)] = &[
+    (":method", "POST"),
+    (":path", "/v1/chat/completions"),
+    (":authority", "api.example.com"),
+];
+const RESP: &[(&str, &str)] = &[(":status", "200"), ("content-type", "application/json")];
+
+fn wasm() -> Vec<u8> {
+    let ws = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    std::fs::read(build_wasm_plugin(ws, "scripted-test-plugin").expect("build plugin")).unwrap()
+}
+
+fn one_request(h: &mut TestHost, body: &[u8]) {
+    let mut s = h.stream();
+    s.send_request_headers(REQ, false);
+    s.send_request_body_chunked(body, 4096);
+    s.send_response_headers(RESP, false);
+    s.send_response_body_chunked(body, 4096);
+    s.finish();
+    assert!(s.downstream().end_stream);
+}
+
+fn host(rt: Arc<Runtime>, wasm: &[u8], script: &str) -> TestHost {
+    let (env, up, clock) = HostEnv::for_tests();
+    let mut h = TestHost::with_env(rt, env, up, clock);
+    h.add_plugin(wasm, PluginConfig::new("p", script)).unwrap();
+    h
+}
+
+fn fuel_per_request(wasm: &[u8], script: &str, body: &[u8]) -> u64 {
+    let rt = Runtime::new(RuntimeConfig {
+        consume_fuel: true,
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    let mut h = host(rt, wasm, script);
+    let vm = h.vm("p").unwrap();
+    let before = vm.borrow().fuel_consumed;
+    one_request(&mut h, body);
+    let after = vm.borrow().fuel_consumed;
+    after - before
+}
+
+fn benches(c: &mut Criterion) {
+    let wasm = wasm();
+    let body = vec![b'x'; 16 * 1024];
+    eprintln!(
+        "wasm instructions (fuel) per request with a 16 KiB body each way: empty plugin {}, buffering plugin {}",
+        fuel_per_request(&wasm, EMPTY, &body),
+        fuel_per_request(&wasm, BUFFERING, &body)
+    );
+    let rt = Runtime::shared();
+    let mut g = c.benchmark_group("request");
+    g.measurement_time(Duration::from_secs(3)).sample_size(30);
+    let mut empty = host(rt.clone(), &wasm, EMPTY);
+    g.bench_function("empty_plugin_16k_body", |b| {
+        b.iter(|| one_request(&mut empty, &body))
+    });
+    let mut buffering = host(rt.clone(), &wasm, BUFFERING);
+    g.bench_function("buffering_plugin_16k_body", |b| {
+        b.iter(|| one_request(&mut buffering, &body))
+    });
+    let plugin = Plugin::new(rt.clone(), &wasm, PluginConfig::new("p", EMPTY)).unwrap();
+    let env = HostEnv::for_tests().0;
+    g.bench_function("vm_start", |b| {
+        b.iter(|| VmInstance::start(plugin.clone(), env.clone()).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(group, benches);
+criterion_main!(group);

@@ -1,0 +1,117 @@
+//! Builds wasm plugin crates for tests: `cargo build --target wasm32-wasip1 --release -p <crate>`
+//! into a separate target dir (`<workspace>/target/wasm-test-plugins`) so that it never waits on
+//! the outer cargo's build lock; each crate is built once per test process.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+
+/// Builds `package` (a workspace member) for wasm32-wasip1 and returns the `.wasm` path.
+/// `workspace_dir` is the directory holding the workspace `Cargo.toml`.
+pub fn build_wasm_plugin(workspace_dir: &Path, package: &str) -> Result<PathBuf, String> {
+    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut guard = built.lock().unwrap();
+    if let Some(p) = guard.get(package) {
+        return Ok(p.clone());
+    }
+    let target_dir = workspace_dir.join("target").join("wasm-test-plugins");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .current_dir(workspace_dir)
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip1",
+            "-p",
+            package,
+        ])
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .map_err(|e| format!("running cargo: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "building {package} for wasm32-wasip1 failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let path = target_dir
+        .join("wasm32-wasip1")
+        .join("release")
+        .join(format!("{}.wasm", package.replace('-', "_")));
+    if !path.exists() {
+        return Err(format!("{} missing after build", path.display()));
+    }
+    guard.insert(package.to_string(), path.clone());
+    Ok(path)
+}
+
+/// Renames the module's `proxy_abi_version_*` export to `new_name` (tests of ABI detection and of
+/// per-version behaviour reuse one plugin binary).
+pub fn with_abi_export(wasm: &[u8], new_name: &str) -> Vec<u8> {
+    fn leb(bytes: &[u8], pos: &mut usize) -> u32 {
+        let (mut result, mut shift) = (0u32, 0);
+        loop {
+            let b = bytes[*pos];
+            *pos += 1;
+            result |= ((b & 0x7f) as u32) << shift;
+            if b & 0x80 == 0 {
+                return result;
+            }
+            shift += 7;
+        }
+    }
+    fn put_leb(out: &mut Vec<u8>, mut v: u32) {
+        loop {
+            let b = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                out.push(b);
+                return;
+            }
+            out.push(b | 0x80);
+        }
+    }
+    let mut out = wasm[..8].to_vec();
+    let mut pos = 8;
+    while pos < wasm.len() {
+        let id = wasm[pos];
+        pos += 1;
+        let size = leb(wasm, &mut pos) as usize;
+        let body = &wasm[pos..pos + size];
+        pos += size;
+        let mut new_body = Vec::new();
+        if id == 7 {
+            let mut p = 0;
+            let count = leb(body, &mut p);
+            put_leb(&mut new_body, count);
+            for _ in 0..count {
+                let len = leb(body, &mut p) as usize;
+                let name = &body[p..p + len];
+                p += len;
+                let kind = body[p];
+                p += 1;
+                let index = leb(body, &mut p);
+                let name: &[u8] = if name.starts_with(b"proxy_abi_version_") {
+                    new_name.as_bytes()
+                } else {
+                    name
+                };
+                put_leb(&mut new_body, name.len() as u32);
+                new_body.extend_from_slice(name);
+                new_body.push(kind);
+                put_leb(&mut new_body, index);
+            }
+        } else {
+            new_body.extend_from_slice(body);
+        }
+        out.push(id);
+        put_leb(&mut out, new_body.len() as u32);
+        out.extend_from_slice(&new_body);
+    }
+    out
+}

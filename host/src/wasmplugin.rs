@@ -1,0 +1,253 @@
+//! Higress `WasmPlugin` documents (`extensions.higress.io/v1alpha1`, `api/extensions/v1alpha1/
+//! wasmplugin.proto`) turned into plugin settings the way the Higress controller does it
+//! (`pkg/ingress/config/ingress_config.go` `convertIstioWasmPlugin`): `defaultConfig` unless
+//! disabled, each enabled match rule becomes an entry of `_rules_` with `_match_route_`,
+//! `_match_domain_` and `_match_service_`; `pluginConfig` wins over both.
+
+use crate::plugin::{FailStrategy, Phase, PluginConfig};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WasmPluginError(pub String);
+
+impl std::fmt::Display for WasmPluginError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WasmPlugin: {}", self.0)
+    }
+}
+
+impl std::error::Error for WasmPluginError {}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct Metadata {
+    pub name: String,
+    #[serde(default)]
+    pub namespace: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct MatchRule {
+    #[serde(default)]
+    pub ingress: Vec<String>,
+    #[serde(default)]
+    pub domain: Vec<String>,
+    #[serde(default)]
+    pub service: Vec<String>,
+    #[serde(default)]
+    pub config: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub config_disable: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Spec {
+    pub url: String,
+    #[serde(default)]
+    pub plugin_name: Option<String>,
+    #[serde(default)]
+    pub phase: Option<String>,
+    #[serde(default)]
+    pub priority: Option<i64>,
+    #[serde(default)]
+    pub fail_strategy: Option<String>,
+    #[serde(default)]
+    pub plugin_config: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub default_config: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub default_config_disable: bool,
+    #[serde(default)]
+    pub match_rules: Vec<MatchRule>,
+}
+
+/// A parsed `WasmPlugin` resource.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WasmPlugin {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: Metadata,
+    pub spec: Spec,
+}
+
+pub fn parse(yaml: &str) -> Result<WasmPlugin, WasmPluginError> {
+    let doc: WasmPlugin =
+        serde_norway::from_str(yaml).map_err(|e| WasmPluginError(e.to_string()))?;
+    if doc.kind != "WasmPlugin" {
+        return Err(WasmPluginError(format!(
+            "kind is {}, expected WasmPlugin",
+            doc.kind
+        )));
+    }
+    Ok(doc)
+}
+
+/// The plugin configuration JSON the controller would hand to the plugin; `None` when the plugin
+/// is dropped (default config disabled and no enabled rule).
+pub fn plugin_configuration(spec: &Spec) -> Result<Option<Value>, WasmPluginError> {
+    if let Some(pc) = &spec.plugin_config {
+        return Ok(Some(Value::Object(pc.clone())));
+    }
+    let mut out = if spec.default_config_disable {
+        Map::new()
+    } else {
+        spec.default_config.clone().unwrap_or_default()
+    };
+    let mut rules = Vec::new();
+    for rule in &spec.match_rules {
+        if rule.config_disable {
+            continue;
+        }
+        if rule.ingress.is_empty() && rule.domain.is_empty() && rule.service.is_empty() {
+            return Err(WasmPluginError(
+                "a match rule needs ingress, domain or service".into(),
+            ));
+        }
+        let mut entry = rule.config.clone().unwrap_or_default();
+        let list = |v: &Vec<String>| Value::Array(v.iter().cloned().map(Value::String).collect());
+        if !rule.ingress.is_empty() {
+            entry.insert("_match_route_".into(), list(&rule.ingress));
+        }
+        if !rule.domain.is_empty() {
+            entry.insert("_match_domain_".into(), list(&rule.domain));
+        }
+        if !rule.service.is_empty() {
+            entry.insert("_match_service_".into(), list(&rule.service));
+        }
+        rules.push(Value::Object(entry));
+    }
+    if spec.default_config_disable && rules.is_empty() {
+        return Ok(None);
+    }
+    if !rules.is_empty() {
+        out.insert("_rules_".into(), Value::Array(rules));
+    }
+    Ok(Some(Value::Object(out)))
+}
+
+fn phase(p: Option<&str>) -> Result<Phase, WasmPluginError> {
+    Ok(match p.unwrap_or("UNSPECIFIED_PHASE") {
+        "AUTHN" => Phase::Authn,
+        "AUTHZ" => Phase::Authz,
+        "STATS" => Phase::Stats,
+        "UNSPECIFIED_PHASE" | "" => Phase::Unspecified,
+        other => return Err(WasmPluginError(format!("unknown phase {other}"))),
+    })
+}
+
+/// Plugin settings and the local wasm path (`file://` URLs only).
+pub fn to_plugin_config(
+    doc: &WasmPlugin,
+) -> Result<Option<(PluginConfig, PathBuf)>, WasmPluginError> {
+    let Some(config) = plugin_configuration(&doc.spec)? else {
+        return Ok(None);
+    };
+    let path = doc.spec.url.strip_prefix("file://").ok_or_else(|| {
+        WasmPluginError(format!(
+            "only file:// urls are supported here, got {}",
+            doc.spec.url
+        ))
+    })?;
+    let fail_strategy = match doc.spec.fail_strategy.as_deref().unwrap_or("FAIL_CLOSE") {
+        "FAIL_CLOSE" => FailStrategy::FailClose,
+        "FAIL_OPEN" => FailStrategy::FailOpen,
+        other => return Err(WasmPluginError(format!("unknown failStrategy {other}"))),
+    };
+    let name = doc.metadata.name.clone();
+    Ok(Some((
+        PluginConfig {
+            root_id: doc.spec.plugin_name.clone().unwrap_or_else(|| name.clone()),
+            vm_id: name.clone(),
+            name,
+            configuration: serde_json::to_vec(&config)
+                .map_err(|e| WasmPluginError(e.to_string()))?,
+            vm_configuration: Vec::new(),
+            fail_strategy,
+            phase: phase(doc.spec.phase.as_deref())?,
+            priority: doc.spec.priority.unwrap_or(0),
+        },
+        PathBuf::from(path),
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str = r#"
+apiVersion: extensions.higress.io/v1alpha1
+kind: WasmPlugin
+metadata:
+  name: key-auth
+  namespace: higress-system
+spec:
+  url: file:///opt/plugins/key-auth.wasm
+  phase: AUTHN
+  priority: 310
+  failStrategy: FAIL_OPEN
+  defaultConfig:
+    consumers:
+      - name: a
+    keys: [x-api-key]
+  matchRules:
+    - ingress: [default/foo]
+      config:
+        allow: [a]
+    - domain: ["*.example.com", test.com]
+      service: [svc.default.svc.cluster.local]
+      config:
+        allow: [b]
+    - ingress: [default/bar]
+      configDisable: true
+"#;
+
+    #[test]
+    fn converts_rules_like_the_controller() {
+        let doc = parse(DOC).unwrap();
+        let (cfg, path) = to_plugin_config(&doc).unwrap().unwrap();
+        assert_eq!(path, PathBuf::from("/opt/plugins/key-auth.wasm"));
+        assert_eq!(cfg.phase, Phase::Authn);
+        assert_eq!(cfg.priority, 310);
+        assert_eq!(cfg.fail_strategy, FailStrategy::FailOpen);
+        let v: Value = serde_json::from_slice(&cfg.configuration).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "consumers": [{"name": "a"}],
+                "keys": ["x-api-key"],
+                "_rules_": [
+                    {"allow": ["a"], "_match_route_": ["default/foo"]},
+                    {"allow": ["b"], "_match_domain_": ["*.example.com", "test.com"],
+                     "_match_service_": ["svc.default.svc.cluster.local"]}
+                ]
+            })
+        );
+    }
+
+    #[test]
+    fn disabled_default_without_rules_drops_the_plugin() {
+        let yaml = "apiVersion: v\nkind: WasmPlugin\nmetadata: {name: p}\nspec:\n  url: file:///x.wasm\n  defaultConfigDisable: true\n  defaultConfig: {a: 1}\n";
+        assert!(to_plugin_config(&parse(yaml).unwrap()).unwrap().is_none());
+        let yaml = "apiVersion: v\nkind: WasmPlugin\nmetadata: {name: p}\nspec:\n  url: file:///x.wasm\n  defaultConfigDisable: true\n  defaultConfig: {a: 1}\n  matchRules: [{domain: [d], config: {b: 2}}]\n";
+        let (cfg, _) = to_plugin_config(&parse(yaml).unwrap()).unwrap().unwrap();
+        assert_eq!(
+            serde_json::from_slice::<Value>(&cfg.configuration).unwrap(),
+            serde_json::json!({"_rules_": [{"b": 2, "_match_domain_": ["d"]}]})
+        );
+    }
+
+    #[test]
+    fn rule_without_condition_is_an_error_and_plugin_config_wins() {
+        let yaml = "apiVersion: v\nkind: WasmPlugin\nmetadata: {name: p}\nspec:\n  url: file:///x.wasm\n  matchRules: [{config: {b: 2}}]\n";
+        assert!(to_plugin_config(&parse(yaml).unwrap()).is_err());
+        let yaml = "apiVersion: v\nkind: WasmPlugin\nmetadata: {name: p}\nspec:\n  url: file:///x.wasm\n  pluginConfig: {raw: true}\n  defaultConfig: {a: 1}\n  matchRules: [{config: {b: 2}}]\n";
+        let (cfg, _) = to_plugin_config(&parse(yaml).unwrap()).unwrap().unwrap();
+        assert_eq!(cfg.configuration, br#"{"raw":true}"#.to_vec());
+        assert_eq!(cfg.phase, Phase::Unspecified);
+        assert_eq!(cfg.fail_strategy, FailStrategy::FailClose);
+    }
+}
