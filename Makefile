@@ -60,7 +60,7 @@ bench:
 
 FUZZ_SECONDS ?= 300
 fuzz:
-	cd shared/ai-proto/fuzz && $(CARGO) +nightly fuzz run sse_decoder -- -max_total_time=$(FUZZ_SECONDS)
+	cd shared/ai-proto/fuzz && $(CARGO) +nightly fuzz run sse_split -- -max_total_time=$(FUZZ_SECONDS)
 
 clean:
 	$(CARGO) clean
