@@ -1,5 +1,8 @@
-//! Cost of one request through the host: an empty plugin, a body-buffering plugin, and VM start.
-//! Also prints wasm instructions per request (wasmtime fuel) for both plugins.
+//! Cost of one request through the host: a truly empty plugin (hand-assembled, every callback
+//! returns at once), the scripted plugin with an empty script, the scripted plugin buffering both
+//! bodies, and VM start. Also prints wasm instructions per request (wasmtime fuel).
+//!
+//! `cargo bench -p proxy-wasm-host --bench request`
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use proxy_wasm_host::build_support::build_wasm_plugin;
@@ -8,6 +11,9 @@ use proxy_wasm_host::{HostEnv, Plugin, PluginConfig, Runtime, RuntimeConfig, Tes
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+
+#[path = "../tests/common/empty_wasm.rs"]
+mod empty_wasm;
 
 const EMPTY: &str = "#quiet";
 const BUFFERING: &str = "#quiet\nrequest_body.more: return 1\nresponse_body.more: return 1";
@@ -56,26 +62,37 @@ fn fuel_per_request(wasm: &[u8], script: &str, body: &[u8]) -> u64 {
 
 fn benches(c: &mut Criterion) {
     let wasm = wasm();
+    let empty_wasm = empty_wasm::empty_plugin_wasm();
     let body = vec![b'x'; 16 * 1024];
     eprintln!(
-        "wasm instructions (fuel) per request with a 16 KiB body each way: empty plugin {}, buffering plugin {}",
+        "wasm instructions (fuel) per request with a 16 KiB body each way: empty plugin {}, \
+         scripted plugin with an empty script {}, buffering plugin {}",
+        fuel_per_request(&empty_wasm, "", &body),
         fuel_per_request(&wasm, EMPTY, &body),
         fuel_per_request(&wasm, BUFFERING, &body)
     );
     let rt = Runtime::shared();
     let mut g = c.benchmark_group("request");
     g.measurement_time(Duration::from_secs(3)).sample_size(30);
-    let mut empty = host(rt.clone(), &wasm, EMPTY);
+    let mut empty = host(rt.clone(), &empty_wasm, "");
     g.bench_function("empty_plugin_16k_body", |b| {
         b.iter(|| one_request(&mut empty, &body))
+    });
+    let mut scripted_empty = host(rt.clone(), &wasm, EMPTY);
+    g.bench_function("scripted_empty_script_16k_body", |b| {
+        b.iter(|| one_request(&mut scripted_empty, &body))
     });
     let mut buffering = host(rt.clone(), &wasm, BUFFERING);
     g.bench_function("buffering_plugin_16k_body", |b| {
         b.iter(|| one_request(&mut buffering, &body))
     });
-    let plugin = Plugin::new(rt.clone(), &wasm, PluginConfig::new("p", EMPTY)).unwrap();
     let env = HostEnv::for_tests().0;
-    g.bench_function("vm_start", |b| {
+    let plugin = Plugin::new(rt.clone(), &empty_wasm, PluginConfig::new("p", "")).unwrap();
+    g.bench_function("vm_start_empty_plugin", |b| {
+        b.iter(|| VmInstance::start(plugin.clone(), env.clone()).unwrap())
+    });
+    let plugin = Plugin::new(rt.clone(), &wasm, PluginConfig::new("p", EMPTY)).unwrap();
+    g.bench_function("vm_start_scripted_plugin", |b| {
         b.iter(|| VmInstance::start(plugin.clone(), env.clone()).unwrap())
     });
     g.finish();

@@ -75,6 +75,11 @@ pub trait Upstreams: Send + Sync {
     fn http_call(&self, call: HttpCallout);
     fn redis_init(&self, _init: RedisInit) {}
     fn redis_call(&self, call: RedisCallout);
+    /// Hosts of `cluster` as `(address, prometheus-metrics-or-"")` pairs for Higress
+    /// `proxy_get_upstream_hosts`; `None` (the default) answers NotFound.
+    fn upstream_hosts(&self, _cluster: &str) -> Option<Vec<(String, String)>> {
+        None
+    }
 }
 
 /// Test upstreams: records callouts so that tests can inspect and answer them.
@@ -85,6 +90,7 @@ pub struct RecordingUpstreams {
     http: Mutex<Vec<HttpCallout>>,
     redis: Mutex<Vec<RedisCallout>>,
     redis_inits: Mutex<Vec<RedisInit>>,
+    hosts: Mutex<std::collections::HashMap<String, Vec<(String, String)>>>,
 }
 
 impl RecordingUpstreams {
@@ -111,6 +117,17 @@ impl RecordingUpstreams {
     pub fn redis_inits(&self) -> Vec<RedisInit> {
         self.redis_inits.lock().unwrap().clone()
     }
+
+    /// Sets what `proxy_get_upstream_hosts` answers for `cluster`: `(address, metrics)` pairs.
+    pub fn set_upstream_hosts(&self, cluster: &str, hosts: &[(&str, &str)]) {
+        self.hosts.lock().unwrap().insert(
+            cluster.to_string(),
+            hosts
+                .iter()
+                .map(|(a, m)| (a.to_string(), m.to_string()))
+                .collect(),
+        );
+    }
 }
 
 impl Upstreams for RecordingUpstreams {
@@ -128,5 +145,9 @@ impl Upstreams for RecordingUpstreams {
 
     fn redis_call(&self, call: RedisCallout) {
         self.redis.lock().unwrap().push(call);
+    }
+
+    fn upstream_hosts(&self, cluster: &str) -> Option<Vec<(String, String)>> {
+        self.hosts.lock().unwrap().get(cluster).cloned()
     }
 }

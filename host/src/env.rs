@@ -91,14 +91,22 @@ pub struct HostEnv {
     pub metrics: Metrics,
     pub upstreams: Arc<dyn Upstreams>,
     pub clock: Arc<dyn Clock>,
-    /// Level reported by `proxy_get_log_level`; lower messages are dropped like Envoy's logger.
+    /// Level reported by `proxy_get_log_level` (and the `get_log_level` foreign function); lower
+    /// messages are dropped like Envoy's logger. Default info, Envoy's default level.
     pub log_level: LogLevel,
     pub logs: Mutex<Vec<LogRecord>>,
     /// Echo plugin logs to stderr (handy when debugging a test).
     pub echo_logs: bool,
     pub foreign_functions: HashMap<String, ForeignFunction>,
-    /// Environment for WASI `environ_get` (Envoy: `vm_config.environment_variables`; empty by default).
+    /// Environment for WASI `environ_get` shared by every VM (empty by default); each plugin adds
+    /// its own `PluginConfig::environment` (Envoy `vm_config.environment_variables`).
     pub environment: Vec<(String, String)>,
+    /// Set by the Higress `set_global_max_requests_per_io_cycle` foreign function (smallest value
+    /// wins; 0 = never set). Recorded for the embedder; the host has no IO cycle to limit.
+    pub max_requests_per_io_cycle: AtomicU64,
+    /// `node` property: Envoy's `config.core.v3.Node` `id` and `cluster` (empty = not set).
+    pub node_id: String,
+    pub node_cluster: String,
 }
 
 impl HostEnv {
@@ -109,11 +117,14 @@ impl HostEnv {
             metrics: Metrics::default(),
             upstreams,
             clock,
-            log_level: LogLevel::Trace,
+            log_level: LogLevel::Info,
             logs: Mutex::new(Vec::new()),
             echo_logs: std::env::var_os("PROXY_WASM_HOST_ECHO_LOGS").is_some(),
             foreign_functions: HashMap::new(),
             environment: Vec::new(),
+            max_requests_per_io_cycle: AtomicU64::new(0),
+            node_id: String::new(),
+            node_cluster: String::new(),
         }
     }
 

@@ -60,6 +60,8 @@ pub struct TestHost {
     pub upstreams: Arc<RecordingUpstreams>,
     pub clock: Arc<ManualClock>,
     plugins: Vec<PluginVm>,
+    /// Removed plugins whose VMs are not shut down yet.
+    draining: Vec<PluginVm>,
     /// Stream info template for new streams (route, cluster, addresses).
     pub info: StreamInfo,
     registry: Rc<Registry>,
@@ -79,6 +81,16 @@ impl TestHost {
         Self::with_env(Runtime::shared(), env, upstreams, clock)
     }
 
+    /// A host like [`TestHost::new`] whose plugins log at `level` and above (the default is info,
+    /// like Envoy's); `proxy_get_log_level` and `get_log_level` report it.
+    pub fn with_log_level(level: crate::abi::LogLevel) -> Self {
+        let up = Arc::new(RecordingUpstreams::any_cluster());
+        let clock = Arc::new(ManualClock::new());
+        let mut env = HostEnv::new(up.clone(), clock.clone());
+        env.log_level = level;
+        Self::with_env(Runtime::shared(), Arc::new(env), up, clock)
+    }
+
     pub fn with_env(
         runtime: Arc<Runtime>,
         env: Arc<HostEnv>,
@@ -91,6 +103,7 @@ impl TestHost {
             upstreams,
             clock,
             plugins: Vec::new(),
+            draining: Vec::new(),
             info: StreamInfo::default(),
             registry: Rc::new(Registry::default()),
         }
@@ -160,6 +173,47 @@ impl TestHost {
             .map(PluginVm::current)
     }
 
+    /// Removes plugin `name` from the chain (a reload or delete of its WasmPlugin): its VM is shut
+    /// down (`proxy_on_done`, then `proxy_on_delete`) once no stream uses it; a root context that
+    /// answers false stays alive until it calls `proxy_done`. Returns whether it was present.
+    pub fn remove_plugin(&mut self, name: &str) -> bool {
+        match self
+            .plugins
+            .iter()
+            .position(|p| p.plugin.config.name == name)
+        {
+            Some(i) => {
+                let mut p = self.plugins.remove(i);
+                p.retire();
+                if !p.retired().is_empty() {
+                    self.draining.push(p);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Shuts down retired VMs that no stream uses any more and forgets finished ones; runs on
+    /// every [`TestHost::stream`] too.
+    pub fn reap(&mut self) {
+        for p in self.plugins.iter_mut().chain(self.draining.iter_mut()) {
+            p.reap();
+        }
+        self.draining.retain(|p| !p.retired().is_empty());
+    }
+
+    /// VMs of plugin `name` replaced or removed but still alive (streams on them, or a root
+    /// context waiting for `proxy_done`).
+    pub fn retired_vms(&self, name: &str) -> Vec<Rc<RefCell<VmInstance>>> {
+        self.plugins
+            .iter()
+            .chain(self.draining.iter())
+            .filter(|p| p.plugin.config.name == name)
+            .flat_map(|p| p.retired().iter().cloned())
+            .collect()
+    }
+
     /// How many times the VM of plugin `name` was rebuilt after failing.
     pub fn rebuilds(&self, name: &str) -> u32 {
         self.plugins
@@ -170,6 +224,7 @@ impl TestHost {
 
     /// Starts a stream through the whole chain.
     pub fn stream(&mut self) -> Stream {
+        self.reap();
         let mut filters = Vec::new();
         let mut slots = Vec::new();
         for p in &mut self.plugins {
@@ -190,9 +245,11 @@ impl TestHost {
                 ..FilterSlot::default()
             });
         }
+        let mut info = self.info.clone();
+        info.start_time_ns = self.clock.realtime_ns();
         let shared = Rc::new(RefCell::new(StreamShared {
             slots,
-            info: self.info.clone(),
+            info,
             ..StreamShared::default()
         }));
         let fm = Rc::new(RefCell::new(FilterManager::new(filters, shared.clone())));
@@ -590,10 +647,26 @@ impl Stream {
         self
     }
 
-    /// Ends the stream: on_log, on_done, on_delete for every filter.
+    /// Ends the stream: on_log, on_done, on_delete for every filter. `request.duration` becomes
+    /// available (the manual clock's time since the stream started).
     pub fn finish(&mut self) -> &mut Self {
+        self.complete_request();
         self.fm.borrow_mut().finish();
         self
+    }
+
+    fn complete_request(&self) {
+        let mut s = self.shared.borrow_mut();
+        if s.info.request_duration_ns.is_none() {
+            let now = self.clock.realtime_ns();
+            s.info.request_duration_ns = Some(now.saturating_sub(s.info.start_time_ns));
+        }
+    }
+
+    /// The endpoint a plugin pinned with `proxy_set_upstream_override_host`, for the embedder's
+    /// load balancer to honour.
+    pub fn upstream_override_host(&self) -> Option<String> {
+        self.info().upstream_override_host.clone()
     }
 
     /// Context id the plugin at chain position `i` got (None if never created).
@@ -608,6 +681,7 @@ impl Stream {
 
 impl Drop for Stream {
     fn drop(&mut self) {
+        self.complete_request();
         self.fm.borrow_mut().finish();
     }
 }

@@ -38,6 +38,9 @@ pub struct PluginConfig {
     pub fail_strategy: FailStrategy,
     pub phase: Phase,
     pub priority: i64,
+    /// `vm_config.environment_variables` already resolved (Higress `vmConfig.env`): WASI
+    /// `environ_get` sees these after the host environment, later keys overriding earlier ones.
+    pub environment: Vec<(String, String)>,
 }
 
 impl PluginConfig {

@@ -4,7 +4,7 @@
 
 use crate::abi::Status;
 use crate::pairs::{serialize, HeaderMap};
-use crate::stream::state::StreamShared;
+use crate::stream::state::{StreamShared, TlsInfo};
 
 /// Identity of the calling plugin, for `plugin_*` properties.
 pub(crate) struct PluginProps<'a> {
@@ -12,6 +12,61 @@ pub(crate) struct PluginProps<'a> {
     pub root_id: &'a str,
     pub vm_id: &'a str,
     pub memory_bytes: u64,
+    pub node_id: &'a str,
+    pub node_cluster: &'a str,
+}
+
+/// A protobuf length-delimited string field (wire type 2).
+fn proto_string(out: &mut Vec<u8>, field: u32, v: &str) {
+    if v.is_empty() {
+        return;
+    }
+    let mut varint = |mut n: u64| loop {
+        let b = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(b);
+            break;
+        }
+        out.push(b | 0x80);
+    };
+    varint(u64::from(field << 3 | 2));
+    varint(v.len() as u64);
+    out.extend_from_slice(v.as_bytes());
+}
+
+/// `node`: Envoy serializes the `config.core.v3.Node` message with `SerializeToString`; we carry
+/// `id` (field 1) and `cluster` (field 2) only.
+fn node(plugin: &PluginProps<'_>) -> Result<Vec<u8>, Status> {
+    if plugin.node_id.is_empty() && plugin.node_cluster.is_empty() {
+        return Err(Status::NotFound);
+    }
+    let mut out = Vec::new();
+    proto_string(&mut out, 1, plugin.node_id);
+    proto_string(&mut out, 2, plugin.node_cluster);
+    Ok(out)
+}
+
+fn port_of(addr: &str) -> Option<Vec<u8>> {
+    addr.rsplit_once(':')
+        .and_then(|(_, p)| p.parse::<i64>().ok())
+        .map(int)
+}
+
+/// Envoy `extractSslInfo`: the TLS attributes shared by `connection.*` and `upstream.*`.
+fn tls_field(tls: &TlsInfo, key: &str) -> Option<Vec<u8>> {
+    let v = match key {
+        "tls_version" => &tls.tls_version,
+        "subject_local_certificate" => &tls.subject_local_certificate,
+        "subject_peer_certificate" => &tls.subject_peer_certificate,
+        "dns_san_local_certificate" => &tls.dns_san_local_certificate,
+        "dns_san_peer_certificate" => &tls.dns_san_peer_certificate,
+        "uri_san_local_certificate" => &tls.uri_san_local_certificate,
+        "uri_san_peer_certificate" => &tls.uri_san_peer_certificate,
+        "sha256_peer_certificate_digest" => &tls.sha256_peer_certificate_digest,
+        _ => return None,
+    };
+    Some(v.as_bytes().to_vec())
 }
 
 fn int(v: i64) -> Vec<u8> {
@@ -38,6 +93,8 @@ pub(crate) fn get(
         "plugin_root_id" => return Ok(plugin.root_id.as_bytes().to_vec()),
         "plugin_vm_id" => return Ok(plugin.vm_id.as_bytes().to_vec()),
         "plugin_vm_memory" => return Ok(plugin.memory_bytes.to_le_bytes().to_vec()),
+        // `findValue` NODE uses the root's local info, so it needs no stream.
+        "node" if rest.is_empty() => return node(plugin),
         _ => {}
     }
     let (s, slot) = stream.ok_or(Status::NotFound)?;
@@ -52,10 +109,35 @@ pub(crate) fn get(
             // RequestWrapper is built from `request_headers_ ?: access_log_request_headers_`: header
             // derived fields exist only while the context holds the request headers or in on_log.
             let key = rest.first().copied().ok_or(Status::NotFound)?;
-            if key == "protocol" {
-                return Ok(s.info.protocol.as_bytes().to_vec());
+            let held = f.req_headers || s.in_log;
+            // Envoy `RequestWrapper`: these come from stream info before the header check.
+            match key {
+                "protocol" => return Ok(s.info.protocol.as_bytes().to_vec()),
+                "time" => return Ok(int(s.info.start_time_ns as i64)),
+                "duration" => return one(s.info.request_duration_ns.map(|d| int(d as i64))),
+                "size" => {
+                    // content-length when the headers are held and carry one, else bytesReceived.
+                    let cl = held
+                        .then(|| s.request_headers.get("content-length"))
+                        .flatten()
+                        .map(|v| v.trim().parse::<i64>());
+                    return match cl {
+                        Some(Ok(n)) => Ok(int(n)),
+                        Some(Err(_)) => Err(Status::NotFound),
+                        None => Ok(int(s.info.bytes_received as i64)),
+                    };
+                }
+                "total_size" => {
+                    let headers = if held {
+                        s.request_headers.byte_size()
+                    } else {
+                        0
+                    };
+                    return Ok(int((s.info.bytes_received as usize + headers) as i64));
+                }
+                _ => {}
             }
-            if !(f.req_headers || s.in_log) {
+            if !held {
                 return Err(Status::NotFound);
             }
             let h = &s.request_headers;
@@ -86,19 +168,23 @@ pub(crate) fn get(
         }
         "response" => {
             let key = rest.first().copied().ok_or(Status::NotFound)?;
+            let headers = (f.resp_headers || s.in_log)
+                .then_some(s.response_headers.as_ref())
+                .flatten();
+            let trailers = (f.resp_trailers || s.in_log)
+                .then_some(s.response_trailers.as_ref())
+                .flatten();
             match key {
+                "size" => Ok(int(s.info.bytes_sent as i64)),
+                "total_size" => Ok(int((s.info.bytes_sent as usize
+                    + headers.map_or(0, HeaderMap::byte_size)
+                    + trailers.map_or(0, HeaderMap::byte_size))
+                    as i64)),
+                "flags" => Ok(int(s.info.response_flags as i64)),
                 "code" => one(s.info.response_code.map(|c| int(c as i64))),
                 "code_details" => one(s.info.response_code_details.clone().map(String::into_bytes)),
                 "headers" | "trailers" => {
-                    let visible = if key == "headers" {
-                        (f.resp_headers || s.in_log)
-                            .then_some(s.response_headers.as_ref())
-                            .flatten()
-                    } else {
-                        (f.resp_trailers || s.in_log)
-                            .then_some(s.response_trailers.as_ref())
-                            .flatten()
-                    };
+                    let visible = if key == "headers" { headers } else { trailers };
                     let map = visible.ok_or(Status::NotFound)?;
                     match rest.get(1) {
                         Some(name) => one(header_value(map, name)),
@@ -116,13 +202,45 @@ pub(crate) fn get(
             };
             match rest.first().copied() {
                 Some("address") => Ok(addr.as_bytes().to_vec()),
-                Some("port") => addr
-                    .rsplit_once(':')
-                    .and_then(|(_, p)| p.parse::<i64>().ok())
-                    .map(int)
-                    .ok_or(Status::NotFound),
+                Some("port") => one(port_of(addr)),
                 _ => Err(Status::NotFound),
             }
+        }
+        "connection" => {
+            let key = rest.first().copied().ok_or(Status::NotFound)?;
+            let tls = s.info.downstream_tls.as_ref();
+            match key {
+                // CelValue bool: one byte.
+                "mtls" => Ok(vec![u8::from(
+                    tls.is_some_and(|t| t.peer_certificate_presented),
+                )]),
+                "requested_server_name" => Ok(s.info.requested_server_name.as_bytes().to_vec()),
+                // Uint64: 8 bytes little-endian.
+                "id" => one(s.info.connection_id.map(|id| id.to_le_bytes().to_vec())),
+                _ => one(tls.and_then(|t| tls_field(t, key))),
+            }
+        }
+        "upstream" => {
+            let key = rest.first().copied().ok_or(Status::NotFound)?;
+            // `UpstreamWrapper`: nothing before an upstream host was chosen (`upstreamInfo()`).
+            let addr = s.info.upstream_address.as_ref().ok_or(Status::NotFound)?;
+            match key {
+                "address" => Ok(addr.as_bytes().to_vec()),
+                "port" => one(port_of(addr)),
+                "local_address" => one(s
+                    .info
+                    .upstream_local_address
+                    .as_ref()
+                    .map(|a| a.as_bytes().to_vec())),
+                "transport_failure_reason" => {
+                    Ok(s.info.upstream_transport_failure_reason.as_bytes().to_vec())
+                }
+                _ => one(s.info.upstream_tls.as_ref().and_then(|t| tls_field(t, key))),
+            }
+        }
+        // Messages Envoy serializes as protobuf (`config.core.v3.Metadata`); not modelled.
+        "route_metadata" | "cluster_metadata" | "upstream_host_metadata" | "listener_metadata" => {
+            Err(Status::NotFound)
         }
         // Unknown names fall back to filter state `wasm.<name>` written by set_property.
         name => {

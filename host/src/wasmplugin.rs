@@ -62,6 +62,65 @@ pub struct Spec {
     pub default_config_disable: bool,
     #[serde(default)]
     pub match_rules: Vec<MatchRule>,
+    #[serde(default)]
+    pub vm_config: Option<VmConfig>,
+}
+
+/// `spec.vmConfig` (Istio `VmConfig`).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct VmConfig {
+    #[serde(default)]
+    pub env: Vec<EnvVar>,
+}
+
+/// `spec.vmConfig.env[]`: `valueFrom` INLINE (default, `value` is used) or HOST (the gateway
+/// process's variable of that name).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvVar {
+    pub name: String,
+    #[serde(default)]
+    pub value_from: Option<String>,
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+/// Resolves `vmConfig.env` the way Istio and Envoy do: INLINE entries become
+/// `environment_variables.key_values`, HOST entries `host_env_keys`; Envoy rejects a key listed
+/// twice and takes HOST values from its own environment, leaving unset ones out
+/// (`source/extensions/common/wasm/plugin.cc` `WasmConfig`). Inline values come first, then host
+/// ones, in document order.
+pub fn resolve_vm_env(
+    env: &[EnvVar],
+    host_env: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<(String, String)>, WasmPluginError> {
+    let mut inline = Vec::new();
+    let mut host = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for e in env {
+        if !seen.insert(e.name.as_str()) {
+            return Err(WasmPluginError(format!(
+                "vmConfig.env key {} is duplicated; all the keys must be unique",
+                e.name
+            )));
+        }
+        match e.value_from.as_deref().unwrap_or("INLINE") {
+            "INLINE" => inline.push((e.name.clone(), e.value.clone().unwrap_or_default())),
+            "HOST" => {
+                if let Some(v) = host_env(&e.name) {
+                    host.push((e.name.clone(), v));
+                }
+            }
+            other => {
+                return Err(WasmPluginError(format!(
+                    "unknown vmConfig.env valueFrom {other}"
+                )))
+            }
+        }
+    }
+    inline.extend(host);
+    Ok(inline)
 }
 
 /// A parsed `WasmPlugin` resource.
@@ -158,6 +217,10 @@ pub fn to_plugin_config(
         other => return Err(WasmPluginError(format!("unknown failStrategy {other}"))),
     };
     let name = doc.metadata.name.clone();
+    let environment = match &doc.spec.vm_config {
+        Some(vm) => resolve_vm_env(&vm.env, |k| std::env::var(k).ok())?,
+        None => Vec::new(),
+    };
     Ok(Some((
         PluginConfig {
             root_id: doc.spec.plugin_name.clone().unwrap_or_else(|| name.clone()),
@@ -169,6 +232,7 @@ pub fn to_plugin_config(
             fail_strategy,
             phase: phase(doc.spec.phase.as_deref())?,
             priority: doc.spec.priority.unwrap_or(0),
+            environment,
         },
         PathBuf::from(path),
     )))
@@ -177,6 +241,52 @@ pub fn to_plugin_config(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vm_env_inline_and_host_like_envoy() {
+        let env = vec![
+            EnvVar {
+                name: "A".into(),
+                value_from: None,
+                value: Some("1".into()),
+            },
+            EnvVar {
+                name: "H".into(),
+                value_from: Some("HOST".into()),
+                value: None,
+            },
+            EnvVar {
+                name: "MISSING".into(),
+                value_from: Some("HOST".into()),
+                value: None,
+            },
+            EnvVar {
+                name: "B".into(),
+                value_from: Some("INLINE".into()),
+                value: Some("2".into()),
+            },
+        ];
+        let host = |k: &str| (k == "H").then(|| "from-host".to_string());
+        assert_eq!(
+            resolve_vm_env(&env, host).unwrap(),
+            vec![
+                ("A".to_string(), "1".to_string()),
+                ("B".to_string(), "2".to_string()),
+                ("H".to_string(), "from-host".to_string()),
+            ]
+        );
+        let dup = vec![env[0].clone(), env[0].clone()];
+        assert!(resolve_vm_env(&dup, host)
+            .unwrap_err()
+            .0
+            .contains("duplicated"));
+        let bad = vec![EnvVar {
+            name: "X".into(),
+            value_from: Some("SECRET".into()),
+            value: None,
+        }];
+        assert!(resolve_vm_env(&bad, host).is_err());
+    }
 
     const DOC: &str = r#"
 apiVersion: extensions.higress.io/v1alpha1

@@ -298,7 +298,8 @@ fn misc_statuses_log_level_effective_context_done_foreign_time() {
     assert_eq!(
         ops(&logs(&h, "p")),
         vec![
-            "request_headers: log_level -> 0 0".to_string(),
+            // Envoy's default log level is info.
+            "request_headers: log_level -> 0 2".to_string(),
             "request_headers: log -> 2".into(),
             "request_headers: effective -> 2".into(),
             "request_headers: effective -> 0".into(),

@@ -125,6 +125,7 @@ pub struct LocalReply {
 enum Pending {
     Continue(usize, StreamType),
     Inject(usize, Vec<u8>, bool),
+    InjectOnHeader(usize, Vec<u8>, bool),
 }
 
 /// The filter chain state of one HTTP stream.
@@ -152,6 +153,9 @@ pub struct FilterManager {
     call_state: Option<Dir>,
     pending: VecDeque<Pending>,
     finished: bool,
+    /// `inject_encoded_data_to_filter_chain_on_header` data held until the response headers
+    /// leave the encoder filter at this position.
+    inject_after_headers: Vec<Option<(Vec<u8>, bool)>>,
 }
 
 fn local_reply_headers(r: &LocalReply) -> HeaderMap {
@@ -196,6 +200,7 @@ impl FilterManager {
             call_state: None,
             pending: VecDeque::new(),
             finished: false,
+            inject_after_headers: vec![None; n],
         }
     }
 
@@ -211,6 +216,7 @@ impl FilterManager {
 
     /// A request body chunk from the client.
     pub fn decode_data(&mut self, data: Vec<u8>, end_stream: bool) {
+        self.shared.borrow_mut().info.bytes_received += data.len() as u64;
         self.remote_complete = end_stream;
         self.do_data(
             Dir::Decode,
@@ -279,6 +285,23 @@ impl FilterManager {
         self.shared.borrow_mut().response_trailers = Some(trailers);
         self.local_complete = true;
         self.do_trailers(Dir::Encode, None);
+        self.drain_pending();
+    }
+
+    /// A local reply from the router at the end of the chain (no route 404, upstream connect
+    /// failure 503, route timeout 504): Envoy's router calls `sendLocalReply` outside any wasm
+    /// filter call, so before the response started the reply travels the encoder filters from the
+    /// first one; after headers left it is a direct reply or a reset (same rules as plugin
+    /// replies). For an embedding data plane.
+    pub fn send_router_local_reply(&mut self, code: u32, body: Vec<u8>, details: &str) {
+        self.send_local_reply(LocalReply {
+            code,
+            body,
+            headers: Vec::new(),
+            details: details.to_string(),
+            sender: None,
+            path: None,
+        });
         self.drain_pending();
     }
 
@@ -494,6 +517,9 @@ impl FilterManager {
             }
         }
         let eos = end_stream && trailers_added_at.is_none();
+        if dir == Dir::Encode {
+            self.shared.borrow_mut().info.bytes_sent += data.len() as u64;
+        }
         let target = match dir {
             Dir::Decode => &mut self.upstream,
             Dir::Encode => &mut self.downstream,
@@ -653,8 +679,18 @@ impl FilterManager {
         self.entry(dir, p).iter = Iter::Continue;
         if !self.entry(dir, p).headers_continued {
             self.entry(dir, p).headers_continued = true;
-            let eos = self.complete(dir) && !self.buffered_is_some(dir) && !self.has_trailers(dir);
+            let held = match dir {
+                Dir::Encode => self.inject_after_headers[p].take(),
+                Dir::Decode => None,
+            };
+            let eos = held.is_none()
+                && self.complete(dir)
+                && !self.buffered_is_some(dir)
+                && !self.has_trailers(dir);
             self.do_headers(dir, Some(p), eos);
+            if let Some((data, data_eos)) = held {
+                self.inject_encoded(p, data, data_eos);
+            }
         }
         let had_trailers = self.has_trailers(dir);
         if let Some(data) = self.take_buffered(dir) {
@@ -694,7 +730,11 @@ impl FilterManager {
             r.path = Some(ReplyPath::Direct);
             self.local_replies.push(r.clone());
             self.streaming[1] = true;
-            self.shared.borrow_mut().info.response_code = Some(r.code);
+            {
+                let mut s = self.shared.borrow_mut();
+                s.info.response_code = Some(r.code);
+                s.info.bytes_sent += r.body.len() as u64;
+            }
             self.downstream = Received {
                 headers: Some(local_reply_headers(&r)),
                 frames: if r.body.is_empty() {
@@ -794,6 +834,16 @@ impl FilterManager {
                         self.pending.push_back(Pending::Inject(i, data, end_stream));
                     }
                 }
+                Action::InjectEncodedOnHeader {
+                    context,
+                    data,
+                    end_stream,
+                } => {
+                    if let Some(i) = self.filter_of(vm, context) {
+                        self.pending
+                            .push_back(Pending::InjectOnHeader(i, data, end_stream));
+                    }
+                }
             }
         }
     }
@@ -815,13 +865,28 @@ impl FilterManager {
                 }
                 Pending::Inject(i, data, eos) => {
                     let pos = self.n() - 1 - i;
-                    if eos {
-                        self.local_complete = true;
+                    self.inject_encoded(pos, data, eos);
+                }
+                Pending::InjectOnHeader(i, data, eos) => {
+                    let pos = self.n() - 1 - i;
+                    if self.enc[pos].headers_continued {
+                        self.inject_encoded(pos, data, eos);
+                    } else {
+                        // The headers are still held by the caller: the data follows them when
+                        // they continue (`commonContinue`).
+                        self.inject_after_headers[pos] = Some((data, eos));
                     }
-                    self.do_data(Dir::Encode, Some(pos), data, eos, Start::AlwaysNext);
                 }
             }
         }
+    }
+
+    /// `injectEncodedDataToFilterChain`: data to the encoder filters after position `pos`.
+    fn inject_encoded(&mut self, pos: usize, data: Vec<u8>, eos: bool) {
+        if eos {
+            self.local_complete = true;
+        }
+        self.do_data(Dir::Encode, Some(pos), data, eos, Start::AlwaysNext);
     }
 
     // ----- the wasm filter (Envoy Context + cpp-host ContextBase) -----

@@ -4,4 +4,4 @@ pub mod manager;
 pub mod state;
 
 pub use manager::{FilterManager, LocalReply, Received, ReplyPath, WASM_FAIL_STREAM};
-pub use state::{StreamInfo, StreamShared, DEFAULT_BUFFER_LIMIT};
+pub use state::{StreamInfo, StreamShared, TlsInfo, DEFAULT_BUFFER_LIMIT};

@@ -59,6 +59,47 @@ pub struct StreamInfo {
     pub route_cache_clearing_disabled: bool,
     /// How many times the route cache was cleared (header edits or `proxy_clear_route_cache`).
     pub route_cache_clears: u32,
+    /// `request.time`: stream start, nanoseconds since the Unix epoch (`startTime()`).
+    pub start_time_ns: u64,
+    /// `request.duration`: set when the request completed (`requestComplete()`), else NotFound.
+    pub request_duration_ns: Option<u64>,
+    /// Body bytes received from the client so far (`bytesReceived()`).
+    pub bytes_received: u64,
+    /// Body bytes sent to the client so far (`bytesSent()`).
+    pub bytes_sent: u64,
+    /// `response.flags` (`responseFlags()` bit set).
+    pub response_flags: u64,
+    /// `connection.id`; `None` = no downstream connection id (NotFound).
+    pub connection_id: Option<u64>,
+    /// `connection.requested_server_name` (SNI, empty without TLS).
+    pub requested_server_name: String,
+    /// Downstream TLS; `None` = plaintext (`connection.tls_version` etc. NotFound, `mtls` false).
+    pub downstream_tls: Option<TlsInfo>,
+    /// The upstream host chosen for the request (`upstream.address`); `None` before one is chosen.
+    pub upstream_address: Option<String>,
+    /// `upstream.local_address`.
+    pub upstream_local_address: Option<String>,
+    /// `upstream.transport_failure_reason`.
+    pub upstream_transport_failure_reason: String,
+    /// Upstream TLS (`upstream.tls_version` etc.).
+    pub upstream_tls: Option<TlsInfo>,
+    /// Higress `proxy_set_upstream_override_host`: the endpoint the plugin pinned for this stream.
+    pub upstream_override_host: Option<String>,
+}
+
+/// The TLS facts the `connection.*` / `upstream.*` attributes expose (Envoy `extractSslInfo`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsInfo {
+    pub tls_version: String,
+    /// Whether the peer presented a certificate (`connection.mtls` when downstream).
+    pub peer_certificate_presented: bool,
+    pub subject_local_certificate: String,
+    pub subject_peer_certificate: String,
+    pub dns_san_local_certificate: String,
+    pub dns_san_peer_certificate: String,
+    pub uri_san_local_certificate: String,
+    pub uri_san_peer_certificate: String,
+    pub sha256_peer_certificate_digest: String,
 }
 
 impl Default for StreamInfo {
@@ -76,6 +117,19 @@ impl Default for StreamInfo {
             encoder_buffer_limit: DEFAULT_BUFFER_LIMIT,
             route_cache_clearing_disabled: false,
             route_cache_clears: 0,
+            start_time_ns: 0,
+            request_duration_ns: None,
+            bytes_received: 0,
+            bytes_sent: 0,
+            response_flags: 0,
+            connection_id: Some(1),
+            requested_server_name: String::new(),
+            downstream_tls: None,
+            upstream_address: None,
+            upstream_local_address: None,
+            upstream_transport_failure_reason: String::new(),
+            upstream_tls: None,
+            upstream_override_host: None,
         }
     }
 }

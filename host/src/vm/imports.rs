@@ -328,6 +328,8 @@ fn get_property(c: &mut C<'_>, pp: i32, pl: i32, vpp: i32, vsp: i32) -> HostResu
         root_id: &h.plugin.root_id,
         vm_id: &h.plugin.vm_id,
         memory_bytes,
+        node_id: &h.env.node_id,
+        node_cluster: &h.env.node_cluster,
     };
     let stream = h.stream();
     let value = match &stream {
@@ -344,6 +346,11 @@ fn set_property(c: &mut C<'_>, pp: i32, pl: i32, vp: i32, vl: i32) -> HostResult
         Some((s, _)) => properties::set(Some(&mut s.borrow_mut()), &path, &value),
         None => properties::set(None, &path, &value),
     }?;
+    // Higress: `wasm_need_rebuild` = `true` marks the VM for a rebuild (later streams get a new
+    // VM, streams already on it keep it).
+    if path == b"wasm_need_rebuild" && value == b"true" {
+        c.data_mut().need_rebuild = true;
+    }
     Ok(())
 }
 
@@ -480,17 +487,96 @@ fn set_effective_context(c: &mut C<'_>, id: i32) -> HostResult {
     Ok(())
 }
 
+/// Decodes Higress `InjectEncodedDataToFilterChainArguments { string body = 1; bool endstream = 2; }`
+/// (wasm-go `pkg/protos/inject_encoded_data.proto`); unknown fields are skipped like protobuf does.
+pub(crate) fn decode_inject_arguments(buf: &[u8]) -> Option<(Vec<u8>, bool)> {
+    fn varint(buf: &[u8], p: &mut usize) -> Option<u64> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = *buf.get(*p)?;
+            *p += 1;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        None
+    }
+    let (mut body, mut eos, mut p) = (Vec::new(), false, 0);
+    while p < buf.len() {
+        let key = varint(buf, &mut p)?;
+        match (key >> 3, key & 7) {
+            (_, 0) => {
+                let v = varint(buf, &mut p)?;
+                if key >> 3 == 2 {
+                    eos = v != 0;
+                }
+            }
+            (_, 1) => p = p.checked_add(8).filter(|e| *e <= buf.len())?,
+            (_, 5) => p = p.checked_add(4).filter(|e| *e <= buf.len())?,
+            (field, 2) => {
+                let len = usize::try_from(varint(buf, &mut p)?).ok()?;
+                let end = p.checked_add(len).filter(|e| *e <= buf.len())?;
+                if field == 1 {
+                    body = buf[p..end].to_vec();
+                }
+                p = end;
+            }
+            _ => return None,
+        }
+    }
+    Some((body, eos))
+}
+
+/// Foreign functions the Higress Envoy registers and the Go SDK (wasm-go) calls.
+fn builtin_foreign(c: &mut C<'_>, name: &str, args: &[u8]) -> Option<Result<Vec<u8>, Status>> {
+    Some(match name {
+        // wasm-go `log_wrapper.go` reads a 4-byte little-endian level (trace 0 .. critical 5).
+        "get_log_level" => Ok((c.data().env.log_level as u32).to_le_bytes().to_vec()),
+        // wasm-go `plugin_wrapper.go`: 8-byte little-endian u64; process-wide, the smallest
+        // value set by any plugin wins.
+        "set_global_max_requests_per_io_cycle" => match <[u8; 8]>::try_from(args) {
+            Ok(b) => {
+                let v = u64::from_le_bytes(b);
+                let cell = &c.data().env.max_requests_per_io_cycle;
+                let _ = cell.fetch_update(
+                    std::sync::atomic::Ordering::SeqCst,
+                    std::sync::atomic::Ordering::SeqCst,
+                    |cur| (cur == 0 || v < cur).then_some(v),
+                );
+                Ok(Vec::new())
+            }
+            Err(_) => Err(Status::BadArgument),
+        },
+        "inject_encoded_data_to_filter_chain_on_header" => {
+            let Some((data, end_stream)) = decode_inject_arguments(args) else {
+                return Some(Err(Status::BadArgument));
+            };
+            let h = c.data_mut();
+            let context = h.context();
+            if h.stream().is_none() {
+                return Some(Err(Status::NotFound));
+            }
+            h.actions.push(Action::InjectEncodedOnHeader {
+                context,
+                data,
+                end_stream,
+            });
+            Ok(Vec::new())
+        }
+        _ => return None,
+    })
+}
+
 fn foreign(c: &mut C<'_>, np: i32, nl: i32, ap: i32, al: i32, rpp: i32, rsp: i32) -> HostResult {
     let name = read_str(c, np, nl)?;
     let args = read(c, ap, al)?;
-    let f = c
-        .data()
-        .env
-        .foreign_functions
-        .get(&name)
-        .cloned()
-        .ok_or(Status::NotFound)?;
-    let result = f(&args)?;
+    // Functions the embedder registers win over the built-in Higress ones.
+    let registered = c.data().env.foreign_functions.get(&name).cloned();
+    let result = match registered {
+        Some(f) => f(&args)?,
+        None => builtin_foreign(c, &name, &args).ok_or(Status::NotFound)??,
+    };
     let ptr = if rpp != 0 && !result.is_empty() {
         alloc_copy(c, &result)?
     } else {
@@ -517,6 +603,43 @@ fn inject_encoded(c: &mut C<'_>, p: i32, l: i32, eos: i32) -> HostResult {
         data,
         end_stream: eos != 0,
     });
+    Ok(())
+}
+
+/// Higress `proxy_get_upstream_hosts`: serialized pairs `[address, metrics-or-""]` of the calling
+/// stream's cluster, from the embedder ([`crate::Upstreams::upstream_hosts`]). NotFound without a
+/// stream, a cluster name or a host list; an empty list is Ok with no bytes (cpp-host
+/// `get_upstream_hosts`).
+fn upstream_hosts(c: &mut C<'_>, pp: i32, sp: i32) -> HostResult {
+    let cluster = match c.data().stream() {
+        Some((s, _)) => s.borrow().info.cluster_name.clone(),
+        None => return Err(Status::NotFound.into()),
+    };
+    if cluster.is_empty() {
+        return Err(Status::NotFound.into());
+    }
+    let hosts = c
+        .data()
+        .env
+        .upstreams
+        .upstream_hosts(&cluster)
+        .ok_or(Status::NotFound)?;
+    let bytes = if hosts.is_empty() {
+        Vec::new()
+    } else {
+        serialize(&hosts)
+    };
+    copy_out(c, &bytes, pp, sp)
+}
+
+/// Higress `proxy_set_upstream_override_host`: recorded on the calling stream for the embedder
+/// (Envoy `decoder_callbacks_->setUpstreamOverrideHost`); always Ok like cpp-host, which ignores
+/// the context's answer.
+fn upstream_override_host(c: &mut C<'_>, p: i32, l: i32) -> HostResult {
+    let host = read_str(c, p, l)?;
+    if let Some((s, _)) = c.data().stream() {
+        s.borrow_mut().info.upstream_override_host = Some(host);
+    }
     Ok(())
 }
 
@@ -736,6 +859,7 @@ pub(crate) fn register(linker: &mut Linker<HostState>) -> Result<(), String> {
         let h = c.data_mut();
         if h.pending_done {
             h.pending_done = false;
+            h.delete_after_call = true;
             Ok(())
         } else {
             Err(HostError::Status(Status::NotFound))
@@ -762,12 +886,12 @@ pub(crate) fn register(linker: &mut Linker<HostState>) -> Result<(), String> {
         |c, cp: i32, pp: i32, sp: i32| get_status(&mut c, cp, pp, sp)
     );
     wrap!(linker, "proxy_get_upstream_hosts", |c, pp: i32, sp: i32| {
-        copy_out(&mut c, &[], pp, sp)
+        upstream_hosts(&mut c, pp, sp)
     });
     wrap!(
         linker,
         "proxy_set_upstream_override_host",
-        |c, p: i32, l: i32| read(&c, p, l).map(|_| ())
+        |c, p: i32, l: i32| upstream_override_host(&mut c, p, l)
     );
     // gRPC callouts are not implemented by this host.
     wrap!(

@@ -119,6 +119,35 @@ pub struct CallOutcome {
 
 static NEXT_VM_UID: AtomicU64 = AtomicU64::new(1);
 
+/// Where the root context is in cpp-host's shutdown sequence (`WasmBase::startShutdown`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shutdown {
+    /// Not shut down: the root context serves streams.
+    Running,
+    /// `proxy_on_done` returned false: the root waits for the plugin to call `proxy_done`; timers
+    /// and callout answers still reach it.
+    PendingDone,
+    /// `proxy_on_done` returned true (or `proxy_done` was called) and `proxy_on_delete` ran, or the
+    /// VM had failed (cpp-host skips both calls on a failed VM).
+    Deleted,
+}
+
+/// Host environment first, then the plugin's `vmConfig.env`; a later key replaces an earlier one
+/// (Envoy merges `key_values` and `host_env_keys` into one map).
+fn merged_environment(
+    host: &[(String, String)],
+    plugin: &[(String, String)],
+) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (k, v) in host.iter().chain(plugin) {
+        match out.iter_mut().find(|(ok, _)| ok == k) {
+            Some(e) => e.1 = v.clone(),
+            None => out.push((k.clone(), v.clone())),
+        }
+    }
+    out
+}
+
 /// A running VM instance. Not `Send`: it stays on the thread that built it.
 pub struct VmInstance {
     store: Store<HostState>,
@@ -130,6 +159,7 @@ pub struct VmInstance {
     deadline_ticks: u64,
     /// Wasm instructions (fuel) spent by calls so far, when the runtime counts fuel.
     pub fuel_consumed: u64,
+    shutdown: Shutdown,
 }
 
 const EXPORTS: [&str; 18] = [
@@ -167,6 +197,7 @@ impl VmInstance {
     pub fn start(plugin: Arc<Plugin>, env: Arc<HostEnv>) -> Result<Self, VmError> {
         let rt = plugin.runtime.clone();
         let cfg = &plugin.config;
+        let env_vars = env.environment.clone();
         let state = HostState {
             limits: StoreLimitsBuilder::new()
                 .memory_size(rt.config.max_memory_bytes)
@@ -199,6 +230,9 @@ impl VmInstance {
             next_metric: 0,
             status: (0, String::new()),
             pending_done: false,
+            delete_after_call: false,
+            need_rebuild: false,
+            environment: merged_environment(&env_vars, &cfg.environment),
             queue_ready: Vec::new(),
         };
         let mut store = Store::new(&rt.engine, state);
@@ -240,6 +274,7 @@ impl VmInstance {
             next_tick_ns: None,
             deadline_ticks,
             fuel_consumed: 0,
+            shutdown: Shutdown::Running,
         };
         vm.run_start(main)?;
         Ok(vm)
@@ -340,11 +375,59 @@ impl VmInstance {
         let h = self.store.data_mut();
         let actions = std::mem::take(&mut h.actions);
         let stop_next = std::mem::take(&mut h.stop_next_iteration);
+        if std::mem::take(&mut h.delete_after_call) {
+            // cpp-host `WasmBase::done`: the root's `onDelete` runs after the VM call that
+            // called `proxy_done` (never from inside it).
+            self.shutdown = Shutdown::Deleted;
+            let root = self.store.data().root_context_id;
+            self.call(root, Callback::Delete);
+        }
         CallOutcome {
             ret,
             actions,
             stop_next,
         }
+    }
+
+    /// cpp-host `WasmBase::startShutdown` for the root context: `proxy_on_done(root)`; when it
+    /// returns true `proxy_on_delete(root)` follows, when false the root stays pending until the
+    /// plugin calls `proxy_done`. A failed VM gets neither call (`ContextBase::onDone`/`onDelete`
+    /// check `isFailed()`). Calling it again does nothing.
+    pub fn shutdown(&mut self) -> Shutdown {
+        if self.shutdown != Shutdown::Running {
+            return self.shutdown;
+        }
+        if self.failed.is_some() {
+            self.shutdown = Shutdown::Deleted;
+            return self.shutdown;
+        }
+        let root = self.store.data().root_context_id;
+        // The root is moved to `pending_done_` only after `onDone` returned false, so a
+        // `proxy_done` from inside `proxy_on_done` is NotFound.
+        let done = self.call(root, Callback::Done);
+        match done.ret {
+            Some(0) => {
+                self.shutdown = Shutdown::PendingDone;
+                self.store.data_mut().pending_done = true;
+            }
+            _ => {
+                self.shutdown = Shutdown::Deleted;
+                if self.failed.is_none() {
+                    self.call(root, Callback::Delete);
+                }
+            }
+        }
+        self.shutdown
+    }
+
+    /// Where the root context is in the shutdown sequence.
+    pub fn shutdown_state(&self) -> Shutdown {
+        self.shutdown
+    }
+
+    /// Whether the plugin asked for a rebuild (Higress `wasm_need_rebuild`).
+    pub fn needs_rebuild(&self) -> bool {
+        self.store.data().need_rebuild
     }
 
     pub fn is_failed(&self) -> bool {

@@ -38,6 +38,13 @@ pub enum Action {
         data: Vec<u8>,
         end_stream: bool,
     },
+    /// Higress foreign function `inject_encoded_data_to_filter_chain_on_header`: the data follows
+    /// the response headers once they leave the calling filter.
+    InjectEncodedOnHeader {
+        context: u32,
+        data: Vec<u8>,
+        end_stream: bool,
+    },
 }
 
 impl Action {
@@ -47,7 +54,8 @@ impl Action {
             Action::LocalReply { context, .. }
             | Action::Continue { context, .. }
             | Action::Close { context, .. }
-            | Action::InjectEncoded { context, .. } => *context,
+            | Action::InjectEncoded { context, .. }
+            | Action::InjectEncodedOnHeader { context, .. } => *context,
         }
     }
 }
@@ -93,6 +101,13 @@ pub(crate) struct HostState {
     pub status: (u32, String),
     /// Root context's `proxy_on_done` returned false; `proxy_done` completes it.
     pub pending_done: bool,
+    /// `proxy_done` was accepted: the root's `proxy_on_delete` runs after the current VM call
+    /// (cpp-host `WasmBase::done` defers it with `addAfterVmCallAction`).
+    pub delete_after_call: bool,
+    /// Higress `set_property("wasm_need_rebuild", "true")`: later streams get a fresh VM.
+    pub need_rebuild: bool,
+    /// WASI environment of this VM (host environment plus the plugin's `vmConfig.env`).
+    pub environment: Vec<(String, String)>,
     pub queue_ready: Vec<u32>,
 }
 

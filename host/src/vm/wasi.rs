@@ -57,7 +57,6 @@ fn fd_write(c: &mut C<'_>, fd: i32, iovs: i32, n: i32, nwritten: i32) -> Result<
 
 fn environ(c: &C<'_>) -> Vec<Vec<u8>> {
     c.data()
-        .env
         .environment
         .iter()
         .map(|(k, v)| format!("{k}={v}\0").into_bytes())

@@ -112,6 +112,8 @@ extern "C" {
     ) -> u32;
     fn proxy_inject_encoded_data_to_filter_chain(p: *const u8, l: usize, eos: u32) -> u32;
     fn proxy_clear_route_cache() -> u32;
+    fn proxy_get_upstream_hosts(p: *mut *mut u8, s: *mut usize) -> u32;
+    fn proxy_set_upstream_override_host(p: *const u8, l: usize) -> u32;
 }
 
 #[link(wasm_import_module = "wasi_snapshot_preview1")]
@@ -169,6 +171,10 @@ fn take(p: *mut u8, s: usize) -> Vec<u8> {
         return Vec::new();
     }
     unsafe { Vec::from_raw_parts(p, s, s) }
+}
+
+fn hex(v: &[u8]) -> String {
+    v.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn text(v: &[u8]) -> String {
@@ -377,10 +383,12 @@ fn run_op(cb: &str, ctx: u32, args: &[String], ret: &mut u32) {
                 let st = proxy_get_property(p.as_ptr(), p.len(), &mut vp, &mut vl);
                 let v = take(vp, vl);
                 // Integers come back as 8-byte little-endian values (Envoy serializeValue).
-                let shown = if args.get(2).map(String::as_str) == Some("int") && v.len() == 8 {
-                    i64::from_le_bytes(v[..8].try_into().unwrap()).to_string()
-                } else {
-                    text(&v)
+                let shown = match args.get(2).map(String::as_str) {
+                    Some("int") if v.len() == 8 => {
+                        i64::from_le_bytes(v[..8].try_into().unwrap()).to_string()
+                    }
+                    Some("hex") => hex(&v),
+                    _ => text(&v),
                 };
                 (st, shown)
             }
@@ -485,8 +493,29 @@ fn run_op(cb: &str, ctx: u32, args: &[String], ret: &mut u32) {
                     &mut p,
                     &mut s,
                 );
-                (st, text(&take(p, s)))
+                let v = take(p, s);
+                if arg(args, 3) == "hex" {
+                    (st, hex(&v))
+                } else {
+                    (st, text(&v))
+                }
             }
+            "upstream_hosts" => {
+                let (mut p, mut s) = (std::ptr::null_mut(), 0);
+                let st = proxy_get_upstream_hosts(&mut p, &mut s);
+                (st, render_pairs(&take(p, s)))
+            }
+            "override_host" => {
+                let a = arg(args, 1);
+                (
+                    proxy_set_upstream_override_host(a.as_ptr(), a.len()),
+                    String::new(),
+                )
+            }
+            "env" => (
+                0,
+                std::env::var(arg(args, 1)).unwrap_or_else(|_| "-".into()),
+            ),
             "inject" => {
                 let d = arg(args, 1);
                 (
