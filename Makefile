@@ -7,16 +7,18 @@ SHELL := bash
 
 CARGO       ?= cargo
 WASM_TARGET := wasm32-wasip1
-WASM_OUT    := target/$(WASM_TARGET)/release
+TARGET_DIR  := $(or $(CARGO_TARGET_DIR),target)
+WASM_OUT    := $(TARGET_DIR)/$(WASM_TARGET)/release
 # Every crate under plugins/ is a Higress plugin; Higress expects the module as plugins/<name>/plugin.wasm.
 PLUGINS     := $(patsubst plugins/%/Cargo.toml,%,$(wildcard plugins/*/Cargo.toml))
 # SDK examples double as the smallest real plugins (release-profile figures, host smoke tests).
 SDK_EXAMPLES := $(patsubst shared/higress-sdk/examples/%.rs,%,$(wildcard shared/higress-sdk/examples/*.rs))
 
-.PHONY: build build-plugins build-examples test lint fmt bench fuzz clean help
+.PHONY: build build-plugins build-examples run test lint fmt bench fuzz clean help
 
 help:
 	@echo "make build   - build every plugin to plugins/<name>/plugin.wasm (and the SDK examples)"
+	@echo "make run     - Redis, the mock LLM and the local gateway with the plugin chain (Ctrl-C stops)"
 	@echo "make test    - lint, build every .wasm, run every test that can run on this machine"
 	@echo "make lint    - rustfmt check and clippy -D warnings (native and wasm32-wasip1)"
 	@echo "make bench   - criterion benchmarks (see BENCHMARKS.md)"
@@ -37,12 +39,17 @@ build-examples:
 	  $(CARGO) build --release --target $(WASM_TARGET) -p higress-sdk --example $$e; \
 	done
 
+run:
+	scripts/run-local
+
 # Test output is kept so the closing summary counts every test binary, not just the last one.
 test: lint build
 	@mkdir -p target
 	@rc=0; \
 	$(CARGO) test --workspace --all-targets 2>&1 | tee target/test.log || rc=1; \
 	$(CARGO) test --workspace --doc 2>&1 | tee -a target/test.log || rc=1; \
+	RUN_PROFILE=dev RUN_STATE=target/run-smoke GATEWAY_PORT=0 ADMIN_PORT=0 scripts/run-local --smoke 2>&1 \
+	  | tee -a target/test.log | tail -n 20 || rc=1; \
 	scripts/test-summary target/test.log || rc=1; \
 	exit $$rc
 
