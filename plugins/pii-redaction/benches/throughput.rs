@@ -1,0 +1,226 @@
+//! Throughput of the scanner natively and inside the wasm VM (through our host), and the time a
+//! streamed chunk spends in the plugin (added time to first token).
+//!
+//! `cargo bench -p pii-redaction --bench throughput`. Plain timing loops (no criterion) so the
+//! wasm figures come from the same code path as production: the built .wasm in the host.
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() {
+    bench::run();
+}
+
+#[cfg(target_arch = "wasm32")]
+fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod bench {
+    use std::path::Path;
+    use std::time::{Duration, Instant};
+
+    use pii_redaction::config::Config;
+    use proxy_wasm_host::build_support::build_wasm_plugin;
+    use proxy_wasm_host::plugin::Phase;
+    use proxy_wasm_host::{PluginConfig, TestHost};
+    use serde_json::json;
+
+    /// Realistic prompt text: English and Chinese prose, code, a log line, with a planted
+    /// value every few paragraphs (most prompt bytes hold no personal data).
+    fn prompt_text(target: usize) -> String {
+        let paras = [
+            "Please summarise the following incident report and suggest next steps for the on-call engineer. The service returned errors for about twelve minutes after the 14:05 deploy of version 2.31.4; latency rose to 870 ms at p99.",
+            "用户反馈在提交订单时页面卡顿，订单号 20240520123456789，请分析可能的原因并给出优化建议。我们使用的是 Kubernetes 1.29 集群，节点规格 8C16G。",
+            "fn main() {\n    let items: Vec<u32> = (0..1000).collect();\n    let total: u64 = items.iter().map(|x| *x as u64).sum();\n    println!(\"total = {total}\");\n}\n",
+            "2024-05-20T14:05:31.123Z INFO request_id=7f3a2c1b method=POST path=/api/v1/orders status=500 duration_ms=873 upstream=10.4.2.17:8080",
+            "Translate to English: 您好，我是客户服务中心的小李，关于您上周咨询的退款问题，我们已经处理完毕，款项将在三到五个工作日内退回原支付账户。",
+            "Write a polite email to the customer explaining the delay. Mention the tracking number ORD-98765432 and that the parcel left the warehouse on Monday.",
+        ];
+        let pii = [
+            "Contact me at 13812345678 or alice@example.com.",
+            "我的身份证号是11010519491231002X，银行卡 6222 0212 3456 7890 128。",
+            "The API key sk-proj-abcDEF1234567890abcdefGHIJklmn leaked in the logs.",
+        ];
+        let mut s = String::with_capacity(target + 1024);
+        let mut i = 0;
+        while s.len() < target {
+            s.push_str(paras[i % paras.len()]);
+            s.push('\n');
+            if i % 8 == 7 {
+                s.push_str(pii[(i / 8) % pii.len()]);
+                s.push('\n');
+            }
+            i += 1;
+        }
+        s
+    }
+
+    fn mbps(bytes: usize, d: Duration) -> f64 {
+        bytes as f64 / d.as_secs_f64() / 1e6
+    }
+
+    fn time<F: FnMut()>(min: Duration, mut f: F) -> (u32, Duration) {
+        let start = Instant::now();
+        let mut n = 0;
+        while start.elapsed() < min || n < 3 {
+            f();
+            n += 1;
+        }
+        (n, start.elapsed() / n)
+    }
+
+    fn native(text: &str) {
+        let configs = [
+            ("built-ins (default)", json!({})),
+            (
+                "built-ins + 2 custom regexes + 200 deny words",
+                json!({
+                    "custom_patterns": [
+                        {"name": "employee", "regex": "EMP-\\d{6}"},
+                        {"name": "project", "regex": "Project [A-Z]{4}"}
+                    ],
+                    "deny_words": (0..200).map(|i| format!("secretword{i}")).collect::<Vec<_>>()
+                }),
+            ),
+        ];
+        for (name, c) in configs {
+            let cfg: Config = serde_json::from_value(c).unwrap();
+            let engine = &cfg.compiled().unwrap().engine;
+            let (_, per) = time(Duration::from_secs(2), || {
+                std::hint::black_box(engine.find(std::hint::black_box(text)));
+            });
+            println!(
+                "native scan, {name}: {:.0} MB/s ({} findings per {} KiB)",
+                mbps(text.len(), per),
+                engine.find(text).len(),
+                text.len() / 1024
+            );
+        }
+    }
+
+    fn wasm() -> Vec<u8> {
+        let ws = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        std::fs::read(build_wasm_plugin(&ws, "pii-redaction").unwrap()).unwrap()
+    }
+
+    fn host(wasm: &[u8], config: serde_json::Value) -> TestHost {
+        let mut h = TestHost::new();
+        let mut pc = PluginConfig::new("pii-redaction", config.to_string());
+        pc.phase = Phase::Authn;
+        pc.priority = 991;
+        h.add_plugin(wasm, pc).unwrap();
+        h
+    }
+
+    const REQ: &[(&str, &str)] = &[
+        (":method", "POST"),
+        (":path", "/v1/chat/completions"),
+        (":authority", "llm"),
+        ("content-type", "application/json"),
+    ];
+
+    fn in_vm(wasm: &[u8], text: &str) {
+        // Raw mode: the body goes straight to the scanner (plus a UTF-8 check and one copy).
+        let mut h = host(wasm, json!({"deny_raw": true, "max_body_bytes": 8 << 20}));
+        let body = text.as_bytes();
+        let (_, per) = time(Duration::from_secs(3), || {
+            let mut s = h.stream();
+            s.send_request_headers(REQ, false)
+                .send_request_body(body, true);
+            assert!(!s.upstream().body().is_empty());
+        });
+        println!(
+            "in wasm VM, raw body ({} KiB, whole request incl. host copies): {:.0} MB/s",
+            body.len() / 1024,
+            mbps(body.len(), per)
+        );
+        // OpenAI mode: JSON parse, scan every message, serialise.
+        let mut h = host(wasm, json!({"max_body_bytes": 8 << 20}));
+        let msgs: Vec<_> = text
+            .as_bytes()
+            .chunks(4096)
+            .map(|c| json!({"role": "user", "content": String::from_utf8_lossy(c)}))
+            .collect();
+        let body = json!({"model": "m", "messages": msgs}).to_string();
+        let (_, per) = time(Duration::from_secs(3), || {
+            let mut s = h.stream();
+            s.send_request_headers(REQ, false)
+                .send_request_body(body.as_bytes(), true);
+        });
+        println!(
+            "in wasm VM, OpenAI chat body ({} KiB, JSON parse + scan + serialise): {:.0} MB/s",
+            body.len() / 1024,
+            mbps(body.len(), per)
+        );
+        let mut h = host(
+            wasm,
+            json!({"default_action": "report", "max_body_bytes": 8 << 20}),
+        );
+        let (_, per) = time(Duration::from_secs(3), || {
+            let mut s = h.stream();
+            s.send_request_headers(REQ, false)
+                .send_request_body(body.as_bytes(), true);
+        });
+        println!(
+            "in wasm VM, OpenAI chat body, report only (no rewrite): {:.0} MB/s",
+            mbps(body.len(), per)
+        );
+    }
+
+    fn sse_chunk(content: &str) -> Vec<u8> {
+        format!("data: {}\n\n", json!({"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": null}]})).into_bytes()
+    }
+
+    /// Time from handing the first answer chunk to the chain until it leaves it, with the plugin
+    /// restoring (placeholders issued) and with a plain pass-through config (no placeholders).
+    fn ttft(wasm: &[u8]) {
+        let first = sse_chunk("Sure, I will call ");
+        let rest: Vec<Vec<u8>> = ["[PHONE_1]", " tomorrow", "."]
+            .iter()
+            .map(|t| sse_chunk(t))
+            .collect();
+        for (name, prompt) in [
+            ("restoring (1 placeholder issued)", "call 13812345678"),
+            ("nothing to restore", "hello"),
+        ] {
+            let mut h = host(wasm, json!({}));
+            let mut samples = Vec::new();
+            for _ in 0..300 {
+                let mut s = h.stream();
+                let body =
+                    json!({"stream": true, "messages": [{"role": "user", "content": prompt}]})
+                        .to_string();
+                s.send_request_headers(REQ, false)
+                    .send_request_body(body.as_bytes(), true);
+                s.send_response_headers(
+                    &[(":status", "200"), ("content-type", "text/event-stream")],
+                    false,
+                );
+                let t = Instant::now();
+                s.send_response_body(&first, false);
+                samples.push(t.elapsed());
+                assert!(
+                    !s.downstream().body().is_empty(),
+                    "first chunk forwarded at once"
+                );
+                for c in &rest {
+                    s.send_response_body(c, false);
+                }
+                s.send_response_body(b"data: [DONE]\n\n", true);
+            }
+            samples.sort();
+            println!(
+                "first streamed chunk through the plugin, {name}: median {:?}, p99 {:?}",
+                samples[samples.len() / 2],
+                samples[samples.len() * 99 / 100]
+            );
+        }
+    }
+
+    pub fn run() {
+        let text = prompt_text(1 << 20);
+        native(&text);
+        let wasm = wasm();
+        println!("wasm size: {} KiB", wasm.len() / 1024);
+        in_vm(&wasm, &text);
+        ttft(&wasm);
+    }
+}
