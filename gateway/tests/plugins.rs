@@ -1,10 +1,12 @@
 //! Plugins in the gateway: chain order as the upstream sees it, body buffering and the 413 path,
-//! failStrategy, HTTP and Redis callouts to named clusters, route re-matching after header edits,
-//! ai_log in the access log and plugin metrics on the admin port.
+//! failStrategy, HTTP and Redis callouts to named clusters (an in-test RESP server, and a real
+//! Redis from `e2e-services`), route re-matching after header edits and its opt-out
+//! (`clear_route_cache` off), ai_log in the access log and plugin metrics on the admin port.
 
 mod common;
 
 use common::*;
+use e2e_services::resp::{Connection, Reply};
 use std::net::SocketAddr;
 
 fn guard(name: &str, prio: i64, tag: &str, extra: &str) -> String {
@@ -122,13 +124,25 @@ const AUTH: &str = "outbound|80||auth.static";
 const REDIS: &str = "outbound|6379||redis.static";
 
 fn gatekeeper_config(up: SocketAddr, other: SocketAddr, redis: SocketAddr) -> String {
+    gatekeeper_config_with(up, other, redis, REDIS, "s3cret")
+}
+
+/// `quota_cluster` is what the plugin hands the host: the cluster name, optionally with Higress's
+/// `?db=N` (the host strips it to find the cluster and sends `SELECT N`).
+fn gatekeeper_config_with(
+    up: SocketAddr,
+    other: SocketAddr,
+    redis: SocketAddr,
+    quota_cluster: &str,
+    password: &str,
+) -> String {
     let docs = wasmplugin(
         "gatekeeper",
         &sdk_example("gatekeeper"),
         10,
         "FAIL_CLOSE",
         &format!(
-            "{{auth: {{cluster: \"{AUTH}\", path: /auth, timeout_ms: 2000}}, quota: {{cluster: \"{REDIS}\", limit: 2, password: s3cret}}}}"
+            "{{auth: {{cluster: \"{AUTH}\", path: /auth, timeout_ms: 2000}}, quota: {{cluster: \"{quota_cluster}\", limit: 2, password: \"{password}\"}}}}"
         ),
     );
     // The request arrives without x-auth-user (route `anon`); the plugin adds it after the auth
@@ -148,12 +162,9 @@ fn gatekeeper_config(up: SocketAddr, other: SocketAddr, redis: SocketAddr) -> St
     )
 }
 
-#[test]
-fn http_callout_and_redis_callouts_over_tcp_to_in_test_resp_server_then_route_rematch() {
-    let up = start_upstream();
-    let other = start_upstream();
-    let redis = start_resp_server("s3cret");
-    let gw = Gateway::start(&gatekeeper_config(up.addr, other.addr, redis.addr));
+/// Two requests under the quota (limit 2), one over it (429), one refused by the auth callout; all
+/// with `x-api-key: k1`, so the quota key is `quota:k1`.
+fn two_allowed_one_over_quota_one_denied(gw: &Gateway) {
     rt().block_on(async {
         let c = client();
         let key = [("x-api-key", "k1")];
@@ -174,6 +185,15 @@ fn http_callout_and_redis_callouts_over_tcp_to_in_test_resp_server_then_route_re
             .unwrap();
         assert_eq!(s, 403);
     });
+}
+
+#[test]
+fn http_callout_and_redis_callouts_over_tcp_to_in_test_resp_server_then_route_rematch() {
+    let up = start_upstream();
+    let other = start_upstream();
+    let redis = start_resp_server("s3cret");
+    let gw = Gateway::start(&gatekeeper_config(up.addr, other.addr, redis.addr));
+    two_allowed_one_over_quota_one_denied(&gw);
     // The auth callout went to the auth cluster with the plugin's headers.
     let auth = up.seen_path("/auth");
     assert_eq!(auth.len(), 4);
@@ -214,4 +234,175 @@ fn redis_unreachable_leaves_the_request_unmetered_but_served() {
     });
     let v1 = up.seen_path("/v1/");
     assert_eq!(v1[0].header_values("x-quota"), vec!["unavailable"]);
+}
+
+fn ok(reply: std::io::Result<Reply>) -> Reply {
+    match reply {
+        Ok(Reply::Error(e)) => panic!("redis error: {e}"),
+        Ok(r) => r,
+        Err(e) => panic!("redis i/o: {e}"),
+    }
+}
+
+/// One `INFO <section>` line's value, e.g. `cmdstat_eval` → `calls=1,usec=...`.
+fn info_line(c: &mut Connection, section: &str, key: &str) -> Option<String> {
+    let info = ok(c.cmd(&["INFO", section]));
+    let text = info.as_str().unwrap_or_default().to_string();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}:")))
+        .map(str::to_string)
+}
+
+/// A numeric field of an `INFO` line (`calls`, `failed_calls`, `count`); 0 when the line is absent
+/// (Redis omits commands never called since `CONFIG RESETSTAT`).
+fn info_count(c: &mut Connection, section: &str, key: &str, field: &str) -> i64 {
+    info_line(c, section, key).map_or(0, |l| {
+        l.split(',')
+            .find_map(|kv| kv.strip_prefix(&format!("{field}=")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    })
+}
+
+/// The same gatekeeper flow as against the in-test RESP server, but against a real Redis with a
+/// password and the quota in database 3: the SDK's EVALSHA meets a real NOSCRIPT on the flushed
+/// script cache and falls back to EVAL once, the Lua script really counts (and sets the window),
+/// the third request is refused, and a wrong password leaves requests unmetered.
+#[test]
+fn gatekeeper_quota_through_the_gateway_against_real_redis_with_auth_and_db() {
+    let Some(server) = real_redis_or_skip(
+        "gatekeeper_quota_through_the_gateway_against_real_redis_with_auth_and_db",
+    ) else {
+        return;
+    };
+    const PASSWORD: &str = "gw-e2e-pw";
+    let mut admin = Connection::connect(server.port()).unwrap();
+    // redis.sh starts without a password; this connection stays authenticated after the change.
+    ok(admin.cmd(&["CONFIG", "SET", "requirepass", PASSWORD]));
+    // A fresh server has no cached scripts anyway; the flush makes the NOSCRIPT path certain, and
+    // the reset makes the command counts below this test's alone.
+    ok(admin.cmd(&["SCRIPT", "FLUSH"]));
+    ok(admin.cmd(&["CONFIG", "RESETSTAT"]));
+    let mut anon = Connection::connect(server.port()).unwrap();
+    assert!(
+        matches!(anon.cmd(&["GET", "x"]).unwrap(), Reply::Error(e) if e.starts_with("NOAUTH")),
+        "the password is in force, so only an authenticated gateway can count"
+    );
+
+    let redis: SocketAddr = ([127, 0, 0, 1], server.port()).into();
+    let up = start_upstream();
+    let other = start_upstream();
+    let gw = Gateway::start(&gatekeeper_config_with(
+        up.addr,
+        other.addr,
+        redis,
+        &format!("{REDIS}?db=3"),
+        PASSWORD,
+    ));
+    two_allowed_one_over_quota_one_denied(&gw);
+    let v1 = up.seen_path("/v1/");
+    assert_eq!(v1.len(), 2, "the 429 and the 403 never reach the upstream");
+    assert_eq!(v1[0].header_values("x-quota-used"), vec!["1"]);
+    assert_eq!(v1[1].header_values("x-quota-used"), vec!["2"]);
+    assert!(other.seen().is_empty());
+
+    // The counter is in database 3, not 0, and the script's EXPIRE gave it its window.
+    ok(admin.cmd(&["SELECT", "3"]));
+    assert_eq!(ok(admin.cmd(&["GET", "quota:k1"])).as_str(), Some("3"));
+    let ttl = ok(admin.cmd(&["TTL", "quota:k1"])).as_int().unwrap();
+    assert!((1..=60).contains(&ttl), "ttl {ttl}");
+    ok(admin.cmd(&["SELECT", "0"]));
+    assert_eq!(ok(admin.cmd(&["EXISTS", "quota:k1"])).as_int(), Some(0));
+
+    // EVALSHA→NOSCRIPT→EVAL, once: the EVAL cached the script server-side, so the later
+    // EVALSHAs succeed. Three requests reached the quota check (the 403 stopped at auth).
+    let count = |c: &mut Connection, k: &str, f: &str| info_count(c, "commandstats", k, f);
+    assert_eq!(count(&mut admin, "cmdstat_evalsha", "calls"), 3);
+    assert_eq!(count(&mut admin, "cmdstat_evalsha", "failed_calls"), 1);
+    assert_eq!(count(&mut admin, "cmdstat_eval", "calls"), 1);
+    assert_eq!(
+        info_count(&mut admin, "errorstats", "errorstat_NOSCRIPT", "count"),
+        1
+    );
+    // The gateway authenticated and selected the database on its connection(s).
+    assert!(count(&mut admin, "cmdstat_auth", "calls") >= 1);
+    assert!(count(&mut admin, "cmdstat_select", "calls") >= 1);
+    assert_eq!(
+        info_count(&mut admin, "errorstats", "errorstat_WRONGPASS", "count"),
+        0
+    );
+    drop(gw);
+
+    // A wrong password: Redis refuses AUTH, the plugin fails open and marks the request.
+    let gw = Gateway::start(&gatekeeper_config_with(
+        up.addr,
+        other.addr,
+        redis,
+        &format!("{REDIS}?db=3"),
+        "wrong",
+    ));
+    rt().block_on(async {
+        let (s, _, _) = send(
+            &client(),
+            "GET",
+            &gw.url("/v1/w"),
+            &[("x-api-key", "k1")],
+            vec![],
+        )
+        .await
+        .unwrap();
+        assert_eq!(s, 200);
+    });
+    let w = up.seen_path("/v1/w");
+    assert_eq!(w[0].header_values("x-quota"), vec!["unavailable"]);
+    assert!(info_count(&mut admin, "errorstats", "errorstat_WRONGPASS", "count") >= 1);
+    ok(admin.cmd(&["SELECT", "3"]));
+    assert_eq!(
+        ok(admin.cmd(&["GET", "quota:k1"])).as_str(),
+        Some("3"),
+        "nothing counted without AUTH"
+    );
+}
+
+/// Routes for the re-match test: `tagged` only matches once request-guard has added its
+/// `x-guard-tag: t`, so the request arrives on `plain`.
+fn tag_routes() -> String {
+    format!(
+        "  - name: tagged\n    match: {{headers: [{{name: x-guard-tag, exact: t}}]}}\n    cluster: \"outbound|80||tagged.static\"\n  - name: plain\n    cluster: \"{LLM}\"\n"
+    )
+}
+
+/// Envoy re-matches the route when a filter edited request headers (`clearRouteCache`), unless the
+/// plugin set Higress's `clear_route_cache` property to `off` first (`keep_route`).
+#[test]
+fn header_edit_rematches_the_route_unless_the_plugin_set_clear_route_cache_off() {
+    let plain = start_upstream();
+    let tagged = start_upstream();
+    for (keep, want_route) in [(false, "tagged"), (true, "plain")] {
+        let docs = guard("guard", 100, "t", &format!(", keep_route: {keep}"));
+        let gw = Gateway::start(&config(
+            &[
+                (LLM, plain.addr),
+                ("outbound|80||tagged.static", tagged.addr),
+            ],
+            &tag_routes(),
+            &docs,
+        ));
+        rt().block_on(async {
+            let (s, _, _) = send(&client(), "GET", &gw.url("/v1/x"), &[], vec![])
+                .await
+                .unwrap();
+            assert_eq!(s, 200, "keep_route={keep}");
+        });
+        let log = gw.access_logs(1).pop().unwrap();
+        assert_eq!(log["route_name"], want_route, "keep_route={keep}");
+        // The plugin itself ran on the route picked before the chain either way.
+        let ai_log: serde_json::Value =
+            serde_json::from_str(log["ai_log"].as_str().unwrap()).unwrap();
+        assert_eq!(ai_log["route"], "plain");
+    }
+    // Without keep_route the request went to `tagged`'s cluster; with it, to `plain`'s.
+    assert_eq!(tagged.seen().len(), 1);
+    assert_eq!(plain.seen().len(), 1);
+    assert_eq!(plain.seen()[0].header_values("x-guard-tag"), vec!["t"]);
 }

@@ -2,11 +2,13 @@
 //! words in the request body, optionally appends a footer to the response, and records what it
 //! did in `ai_log`, a metric and a shared counter. It exercises the SDK's rule-matched config,
 //! complete-body hooks, body replacement, local replies, properties, ai_log, metrics and shared
-//! data (see `tests/in_host.rs`).
+//! data (see `tests/in_host.rs`). With `keep_route` it sets Higress's `clear_route_cache`
+//! property to `off` before adding its header, so the route picked before the chain stays even if
+//! the header would match another one.
 //!
 //! ```json
 //! { "tag": "default", "deny": ["jailbreak"], "redact": ["secret"], "body_limit": 65536,
-//!   "response_footer": "\n-- checked", "log_key": "guard",
+//!   "response_footer": "\n-- checked", "log_key": "guard", "keep_route": false,
 //!   "_rules_": [ { "_match_route_": ["chat"], "tag": "chat" } ] }
 //! ```
 
@@ -40,6 +42,10 @@ struct Config {
     /// The ai_log key this instance writes its tag under.
     #[serde(default = "default_log_key")]
     log_key: String,
+    /// Keeps the route chosen before the chain: Envoy otherwise re-matches routes after a filter
+    /// edits request headers, and the `x-guard-tag` header may select a different one.
+    #[serde(default)]
+    keep_route: bool,
 }
 
 fn default_log_key() -> String {
@@ -151,6 +157,13 @@ impl GuardHttp {
 
 impl HttpPlugin for GuardHttp {
     fn on_request_headers(&mut self, _end_of_stream: bool) -> HeaderAction {
+        // Before the header edit: the host decides whether an edit clears the route cache at the
+        // moment of the edit, so setting it afterwards would be too late.
+        if self.config.keep_route {
+            if let Err(e) = properties::disable_clear_route_cache() {
+                LOG.warn(format_args!("cannot keep the route: {e}"));
+            }
+        }
         if !self.config.tag.is_empty() {
             if let Err(e) = hostcalls::add_request_header("x-guard-tag", &self.config.tag) {
                 LOG.warn(format_args!("cannot tag the request: {e}"));

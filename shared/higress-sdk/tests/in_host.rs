@@ -464,6 +464,26 @@ fn ai_log_entries_of_two_plugins_merge_and_properties_come_from_the_stream() {
     }
 }
 
+/// `keep_route` sets `clear_route_cache` off before the `x-guard-tag` edit, so that edit does not
+/// clear the route cache (the router would otherwise re-match); without it, the edit does.
+#[test]
+fn keep_route_turns_off_route_cache_clearing_before_the_header_edit() {
+    for abi in ABIS {
+        for (keep, clears) in [(false, 1), (true, 0)] {
+            let mut h = host(
+                "request-guard",
+                abi,
+                json!({"tag": "t", "keep_route": keep}),
+            );
+            let mut s = h.stream();
+            s.send_request_headers(&pairs(&get("/", "api.example.com")), true);
+            let info = s.info();
+            assert_eq!(info.route_cache_clearing_disabled, keep, "{abi:?}");
+            assert_eq!(info.route_cache_clears, clears, "{abi:?} keep_route={keep}");
+        }
+    }
+}
+
 /// Two requests in flight read the shared counter with the same CAS; the second write is refused
 /// with a CAS mismatch and redone on a fresh read, so neither response is lost.
 #[test]
