@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use proxy_wasm_host::tiny_wasm::{noop_plugin, Abi};
 use std::process::Command;
 
 fn check(yaml: &str) -> (i32, String, String) {
@@ -104,7 +105,11 @@ fn starting_with_a_bad_config_exits_with_the_error() {
 fn plugins_listed_by_glob_are_loaded_relative_to_the_config_file() {
     let dir = tempdir("glob");
     std::fs::create_dir_all(dir.join("plugins")).unwrap();
-    std::fs::write(dir.join("plugins/noop.wasm"), wasm::plugin(false)).unwrap();
+    std::fs::write(
+        dir.join("plugins/noop.wasm"),
+        noop_plugin(Abi::V0_2_1, false),
+    )
+    .unwrap();
     for n in ["a", "b"] {
         std::fs::write(
             dir.join(format!("plugins/{n}.yaml")),

@@ -7,6 +7,7 @@ mod common;
 
 use common::*;
 use e2e_services::resp::{Connection, Reply};
+use proxy_wasm_host::tiny_wasm::{noop_plugin, Abi};
 use std::net::SocketAddr;
 
 fn guard(name: &str, prio: i64, tag: &str, extra: &str) -> String {
@@ -101,7 +102,7 @@ fn fail_strategy_open_passes_and_close_answers_503_wasm_fail_stream() {
     let up = start_upstream();
     let dir = tempdir("trap");
     let trap = dir.join("trap.wasm");
-    std::fs::write(&trap, wasm::plugin(true)).unwrap();
+    std::fs::write(&trap, noop_plugin(Abi::V0_2_1, true)).unwrap();
     for (strategy, want) in [("FAIL_OPEN", 200), ("FAIL_CLOSE", 503)] {
         let docs = wasmplugin("trapper", &trap, 0, strategy, "{}");
         let gw = Gateway::start(&config(&[(LLM, up.addr)], &simple_routes(), &docs));

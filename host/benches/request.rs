@@ -6,14 +6,12 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use proxy_wasm_host::build_support::build_wasm_plugin;
+use proxy_wasm_host::tiny_wasm::{noop_plugin, Abi};
 use proxy_wasm_host::vm::VmInstance;
 use proxy_wasm_host::{HostEnv, Plugin, PluginConfig, Runtime, RuntimeConfig, TestHost};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-
-#[path = "../tests/common/empty_wasm.rs"]
-mod empty_wasm;
 
 const EMPTY: &str = "#quiet";
 const BUFFERING: &str = "#quiet\nrequest_body.more: return 1\nresponse_body.more: return 1";
@@ -62,7 +60,7 @@ fn fuel_per_request(wasm: &[u8], script: &str, body: &[u8]) -> u64 {
 
 fn benches(c: &mut Criterion) {
     let wasm = wasm();
-    let empty_wasm = empty_wasm::empty_plugin_wasm();
+    let empty_wasm = noop_plugin(Abi::V0_2_100, false);
     let body = vec![b'x'; 16 * 1024];
     eprintln!(
         "wasm instructions (fuel) per request with a 16 KiB body each way: empty plugin {}, \

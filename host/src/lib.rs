@@ -16,6 +16,7 @@ mod properties;
 pub mod runtime;
 pub mod shared;
 pub mod stream;
+pub mod tiny_wasm;
 pub mod vm;
 pub mod wasmplugin;
 

@@ -3,8 +3,8 @@
 //! WASI environment, the default log level, and the empty benchmark plugin.
 
 mod common;
-use common::empty_wasm::empty_plugin_wasm;
 use common::*;
+use proxy_wasm_host::tiny_wasm::{noop_plugin, Abi};
 use proxy_wasm_host::vm::Shutdown;
 use proxy_wasm_host::{
     FailStrategy, HostEnv, LogLevel, ManualClock, PluginConfig, RecordingUpstreams, Runtime,
@@ -293,8 +293,11 @@ fn default_log_level_is_info_like_envoy_and_tests_can_lower_it() {
 #[test]
 fn empty_benchmark_plugin_passes_traffic_through() {
     let mut h = TestHost::new();
-    h.add_plugin(&empty_plugin_wasm(), PluginConfig::new("empty", ""))
-        .unwrap();
+    h.add_plugin(
+        &noop_plugin(Abi::V0_2_100, false),
+        PluginConfig::new("empty", ""),
+    )
+    .unwrap();
     let mut s = h.stream();
     s.send_request_headers(POST, false)
         .send_request_body("ab", true);

@@ -2,8 +2,6 @@
 //! server, the gateway as a real child process on ephemeral ports, and HTTP clients.
 #![allow(dead_code)]
 
-pub mod wasm;
-
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;

@@ -1,8 +1,6 @@
 //! Shared test support: builds the scripted test plugin once per test process and sets up hosts.
 #![allow(dead_code)]
 
-pub mod empty_wasm;
-
 use proxy_wasm_host::build_support::{build_wasm_plugin, with_abi_export};
 use proxy_wasm_host::{PluginConfig, TestHost};
 use std::path::{Path, PathBuf};
