@@ -9,11 +9,10 @@ use crate::registry::Registry;
 use crate::snapshot::Snapshot;
 use crate::stats::Stats;
 use crate::upstream::ClusterClient;
-use proxy_wasm_host::abi::AbiVersion;
 use proxy_wasm_host::pool::PluginVm;
 use proxy_wasm_host::stream::manager::FilterHandle;
 use proxy_wasm_host::stream::state::FilterSlot;
-use proxy_wasm_host::{FailStrategy, HostEnv};
+use proxy_wasm_host::HostEnv;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -130,22 +129,10 @@ impl Worker {
         let mut filters = Vec::new();
         let mut slots = Vec::new();
         for p in g.vms.borrow_mut().iter_mut() {
-            let vm = p.instance();
+            let (filter, slot, vm) = p.filter_for_stream();
             self.registry.add_vm(&vm);
-            let cfg = &p.plugin.config;
-            let real_stop_iteration = vm.borrow().abi() == AbiVersion::V0_2_100;
-            filters.push(FilterHandle {
-                name: cfg.name.clone(),
-                fail_open: cfg.fail_strategy == FailStrategy::FailOpen,
-                real_stop_iteration,
-                vm,
-                ctx: None,
-            });
-            slots.push(FilterSlot {
-                plugin_name: cfg.name.clone(),
-                root_id: cfg.root_id.clone(),
-                ..FilterSlot::default()
-            });
+            filters.push(filter);
+            slots.push(slot);
         }
         (filters, slots)
     }

@@ -15,16 +15,15 @@
 //! assert_eq!(s.downstream().status(), Some(200));
 //! ```
 
-use crate::abi::AbiVersion;
 use crate::callout::{HttpCallout, HttpCalloutResponse, RecordingUpstreams, RedisCallout};
 use crate::env::{Clock, HostEnv, LogRecord, ManualClock};
 use crate::pairs::HeaderMap;
-use crate::plugin::{chain_order, FailStrategy, Plugin, PluginConfig};
+use crate::plugin::{chain_order, Plugin, PluginConfig};
 use crate::pool::PluginVm;
 use crate::runtime::{LoadError, Runtime};
 use crate::shared::MetricValue;
-use crate::stream::manager::{FilterHandle, FilterManager, LocalReply, Received};
-use crate::stream::state::{FilterSlot, StreamInfo, StreamShared};
+use crate::stream::manager::{FilterManager, LocalReply, Received};
+use crate::stream::state::{StreamInfo, StreamShared};
 use crate::vm::{CallOutcome, VmError, VmInstance};
 use crate::wasmplugin::{self, WasmPluginError};
 use std::cell::{RefCell, RefMut};
@@ -228,22 +227,10 @@ impl TestHost {
         let mut filters = Vec::new();
         let mut slots = Vec::new();
         for p in &mut self.plugins {
-            let vm = p.instance();
+            let (filter, slot, vm) = p.filter_for_stream();
             self.registry.add_vm(&vm);
-            let cfg = &p.plugin.config;
-            let real_stop_iteration = vm.borrow().abi() == AbiVersion::V0_2_100;
-            filters.push(FilterHandle {
-                name: cfg.name.clone(),
-                fail_open: cfg.fail_strategy == FailStrategy::FailOpen,
-                real_stop_iteration,
-                vm,
-                ctx: None,
-            });
-            slots.push(FilterSlot {
-                plugin_name: cfg.name.clone(),
-                root_id: cfg.root_id.clone(),
-                ..FilterSlot::default()
-            });
+            filters.push(filter);
+            slots.push(slot);
         }
         let mut info = self.info.clone();
         info.start_time_ns = self.clock.realtime_ns();

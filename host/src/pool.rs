@@ -1,8 +1,11 @@
 //! Per-thread VM ownership: one VM per plugin per worker thread (Envoy's thread-local Wasm),
 //! rebuilt for later streams after it fails (Higress rebuilds failed VMs, newer `wasm.cc`).
 
+use crate::abi::AbiVersion;
 use crate::env::HostEnv;
-use crate::plugin::Plugin;
+use crate::plugin::{FailStrategy, Plugin};
+use crate::stream::manager::FilterHandle;
+use crate::stream::state::FilterSlot;
 use crate::vm::{Shutdown, VmError, VmInstance};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -39,6 +42,27 @@ impl PluginVm {
     /// The VM new streams should use, rebuilding it first if it failed or the plugin asked for a
     /// rebuild (Higress `wasm_need_rebuild`). The replaced VM is retired: streams already on it keep
     /// it, and it is shut down once none is left.
+    /// What this plugin contributes to a new stream: its filter on the current VM (a failed VM is
+    /// rebuilt first), the stream's slot for it, and the VM, which the embedder registers so callout
+    /// answers find their way back.
+    pub fn filter_for_stream(&mut self) -> (FilterHandle, FilterSlot, Rc<RefCell<VmInstance>>) {
+        let vm = self.instance();
+        let cfg = &self.plugin.config;
+        let filter = FilterHandle {
+            name: cfg.name.clone(),
+            fail_open: cfg.fail_strategy == FailStrategy::FailOpen,
+            real_stop_iteration: vm.borrow().abi() == AbiVersion::V0_2_100,
+            vm: vm.clone(),
+            ctx: None,
+        };
+        let slot = FilterSlot {
+            plugin_name: cfg.name.clone(),
+            root_id: cfg.root_id.clone(),
+            ..FilterSlot::default()
+        };
+        (filter, slot, vm)
+    }
+
     pub fn instance(&mut self) -> Rc<RefCell<VmInstance>> {
         let stale = {
             let vm = self.current.borrow();
