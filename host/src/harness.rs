@@ -494,12 +494,26 @@ impl Stream {
 
     /// Sends `body` split into chunks of `chunk_size` bytes, the last one with end_stream.
     pub fn send_request_body_chunked(&mut self, body: &[u8], chunk_size: usize) -> &mut Self {
+        self.send_chunked(body, chunk_size, |s, c, eos| {
+            s.send_request_body(c, eos);
+        })
+    }
+
+    /// `send` for each `chunk_size` piece of `body`, end_stream on the last (an empty body is one
+    /// empty end_stream chunk, as Envoy delivers it).
+    fn send_chunked(
+        &mut self,
+        body: &[u8],
+        chunk_size: usize,
+        send: impl Fn(&mut Self, &[u8], bool),
+    ) -> &mut Self {
         let chunks: Vec<&[u8]> = body.chunks(chunk_size.max(1)).collect();
         if chunks.is_empty() {
-            return self.send_request_body(b"", true);
+            send(self, b"", true);
+            return self;
         }
         for (n, c) in chunks.iter().enumerate() {
-            self.send_request_body(c, n + 1 == chunks.len());
+            send(self, c, n + 1 == chunks.len());
         }
         self
     }
@@ -521,15 +535,11 @@ impl Stream {
         self.step(|fm| fm.encode_data(chunk, end_stream))
     }
 
+    /// Sends `body` split into chunks of `chunk_size` bytes, the last one with end_stream.
     pub fn send_response_body_chunked(&mut self, body: &[u8], chunk_size: usize) -> &mut Self {
-        let chunks: Vec<&[u8]> = body.chunks(chunk_size.max(1)).collect();
-        if chunks.is_empty() {
-            return self.send_response_body(b"", true);
-        }
-        for (n, c) in chunks.iter().enumerate() {
-            self.send_response_body(c, n + 1 == chunks.len());
-        }
-        self
+        self.send_chunked(body, chunk_size, |s, c, eos| {
+            s.send_response_body(c, eos);
+        })
     }
 
     pub fn send_response_trailers(&mut self, trailers: &[(&str, &str)]) -> &mut Self {
