@@ -56,7 +56,7 @@ test: lint build
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	$(CARGO) clippy --target $(WASM_TARGET) -p ai-proto -p higress-sdk -- -D warnings
+	$(CARGO) clippy --target $(WASM_TARGET) -p ai-proto -p higress-sdk $(addprefix -p ,$(PLUGINS)) -- -D warnings
 	$(CARGO) clippy --target $(WASM_TARGET) -p higress-sdk --features abi-0-2-1 -- -D warnings
 
 fmt:
