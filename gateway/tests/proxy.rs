@@ -73,14 +73,7 @@ fn sse_events_stream_through_before_the_upstream_finishes_byte_exact() {
             assert_eq!(resp.headers()["content-type"], "text/event-stream");
             let mut body = resp.into_body();
             let mut got = Vec::new();
-            while got.len() < SSE_EVENTS[0].len() {
-                let f = tokio::time::timeout(WAIT, body.frame())
-                    .await
-                    .unwrap()
-                    .unwrap()
-                    .unwrap();
-                got.extend_from_slice(&f.into_data().unwrap());
-            }
+            read_at_least(&mut body, &mut got, SSE_EVENTS[0].len()).await;
             assert_eq!(got, SSE_EVENTS[0].as_bytes());
             assert!(
                 !up.state
@@ -89,11 +82,7 @@ fn sse_events_stream_through_before_the_upstream_finishes_byte_exact() {
                 "the first event must arrive before the upstream finished"
             );
             up.state.release.notify_one();
-            while let Some(f) = tokio::time::timeout(WAIT, body.frame()).await.unwrap() {
-                if let Ok(d) = f.unwrap().into_data() {
-                    got.extend_from_slice(&d);
-                }
-            }
+            read_rest(&mut body, &mut got).await;
             assert_eq!(String::from_utf8(got).unwrap(), SSE_EVENTS.concat());
         }
     });

@@ -4,7 +4,6 @@
 mod common;
 
 use common::*;
-use http_body_util::BodyExt;
 use std::process::Command;
 
 fn hup(gw: &Gateway) {
@@ -40,14 +39,7 @@ fn sse_stream_spanning_a_reload_finishes_byte_exact_while_new_streams_use_the_ne
             .unwrap();
         let mut body = resp.into_body();
         let mut got = Vec::new();
-        while got.len() < SSE_EVENTS[0].len() {
-            let f = tokio::time::timeout(WAIT, body.frame())
-                .await
-                .unwrap()
-                .unwrap()
-                .unwrap();
-            got.extend_from_slice(&f.into_data().unwrap());
-        }
+        read_at_least(&mut body, &mut got, SSE_EVENTS[0].len()).await;
 
         std::fs::write(&gw.config, &v2).unwrap();
         hup(&gw);
@@ -62,11 +54,7 @@ fn sse_stream_spanning_a_reload_finishes_byte_exact_while_new_streams_use_the_ne
 
         // ... while the old stream continues to the end, untouched.
         up.state.release.notify_one();
-        while let Some(f) = tokio::time::timeout(WAIT, body.frame()).await.unwrap() {
-            if let Ok(d) = f.unwrap().into_data() {
-                got.extend_from_slice(&d);
-            }
-        }
+        read_rest(&mut body, &mut got).await;
         assert_eq!(String::from_utf8(got).unwrap(), SSE_EVENTS.concat());
         let sse = up.seen_path("/v1/sse").pop().unwrap();
         assert!(sse.header_values("x-guard-tag").is_empty());

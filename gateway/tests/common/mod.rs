@@ -611,3 +611,25 @@ pub async fn send(
 pub async fn get(url: &str) -> Result<Got, String> {
     send(&client(), "GET", url, &[], Vec::new()).await
 }
+
+/// Appends data frames of `body` to `got` until it holds at least `len` bytes (a streamed answer's
+/// first event, read while the upstream still holds the rest).
+pub async fn read_at_least(body: &mut Incoming, got: &mut Vec<u8>, len: usize) {
+    while got.len() < len {
+        let f = tokio::time::timeout(WAIT, body.frame())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        got.extend_from_slice(&f.into_data().unwrap());
+    }
+}
+
+/// Appends the remaining data frames of `body` to `got`, up to its end.
+pub async fn read_rest(body: &mut Incoming, got: &mut Vec<u8>) {
+    while let Some(f) = tokio::time::timeout(WAIT, body.frame()).await.unwrap() {
+        if let Ok(d) = f.unwrap().into_data() {
+            got.extend_from_slice(&d);
+        }
+    }
+}
