@@ -6,6 +6,7 @@
 mod common;
 
 use common::*;
+use e2e_services::redis::RedisServer;
 use e2e_services::resp::{Connection, Reply};
 use proxy_wasm_host::tiny_wasm::{noop_plugin, Abi};
 use std::net::SocketAddr;
@@ -271,7 +272,7 @@ fn info_count(c: &mut Connection, section: &str, key: &str, field: &str) -> i64 
 /// the third request is refused, and a wrong password leaves requests unmetered.
 #[test]
 fn gatekeeper_quota_through_the_gateway_against_real_redis_with_auth_and_db() {
-    let Some(server) = real_redis_or_skip(
+    let Some(server) = RedisServer::start_or_skip(
         "gatekeeper_quota_through_the_gateway_against_real_redis_with_auth_and_db",
     ) else {
         return;

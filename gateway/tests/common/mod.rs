@@ -342,34 +342,6 @@ pub fn start_resp_server(password: &str) -> RespServer {
     RespServer { addr, commands }
 }
 
-// ---------------------------------------------------------------- real Redis
-
-/// A real Redis started by `e2e/services/redis.sh`, or `None` after a loud skip when its wheels
-/// cannot be installed on this machine. With `E2E_REQUIRE_REDIS=1` (CI) that is a failure instead,
-/// so a broken setup cannot pass as a skip.
-pub fn real_redis_or_skip(test: &str) -> Option<e2e_services::redis::RedisServer> {
-    use e2e_services::redis::{RedisServer, StartError};
-    use std::io::Write;
-    match RedisServer::start() {
-        Ok(server) => Some(server),
-        Err(StartError::Unavailable(why))
-            if std::env::var("E2E_REQUIRE_REDIS").as_deref() != Ok("1") =>
-        {
-            // The stderr handle, not eprintln!: libtest captures eprintln! for passing tests, and
-            // a skip must show in a plain `cargo test` log.
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n==================== SKIPPED ====================\n\
-                 {test}: SKIPPED, Redis wheels unavailable on this machine:\n{why}\n\
-                 (set E2E_REQUIRE_REDIS=1 to make this a failure)\n\
-                 =================================================\n"
-            );
-            None
-        }
-        Err(e) => panic!("{e}"),
-    }
-}
-
 // ---------------------------------------------------------------- gateway process
 
 pub struct Gateway {
