@@ -46,6 +46,15 @@ pub struct MatchRule {
 #[serde(rename_all = "camelCase")]
 pub struct Spec {
     pub url: String,
+    /// Expected sha256 of the module (file://, http(s)://) or image manifest digest (oci://).
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// UNSPECIFIED_POLICY | IfNotPresent | Always (oci:// only).
+    #[serde(default)]
+    pub image_pull_policy: Option<String>,
+    /// Name of a `kubernetes.io/dockerconfigjson` Secret holding registry credentials.
+    #[serde(default)]
+    pub image_pull_secret: Option<String>,
     #[serde(default)]
     pub plugin_name: Option<String>,
     #[serde(default)]
@@ -202,7 +211,7 @@ fn phase(p: Option<&str>) -> Result<Phase, WasmPluginError> {
 pub fn to_plugin_config(
     doc: &WasmPlugin,
 ) -> Result<Option<(PluginConfig, PathBuf)>, WasmPluginError> {
-    let Some(config) = plugin_configuration(&doc.spec)? else {
+    let Some(config) = plugin_settings(doc)? else {
         return Ok(None);
     };
     let path = doc.spec.url.strip_prefix("file://").ok_or_else(|| {
@@ -211,6 +220,15 @@ pub fn to_plugin_config(
             doc.spec.url
         ))
     })?;
+    Ok(Some((config, PathBuf::from(path))))
+}
+
+/// Plugin settings of a document, leaving `spec.url` to the caller (the gateway resolves
+/// `oci://` and `http(s)://` URLs too); `None` when the controller would drop the plugin.
+pub fn plugin_settings(doc: &WasmPlugin) -> Result<Option<PluginConfig>, WasmPluginError> {
+    let Some(config) = plugin_configuration(&doc.spec)? else {
+        return Ok(None);
+    };
     let fail_strategy = match doc.spec.fail_strategy.as_deref().unwrap_or("FAIL_CLOSE") {
         "FAIL_CLOSE" => FailStrategy::FailClose,
         "FAIL_OPEN" => FailStrategy::FailOpen,
@@ -221,21 +239,17 @@ pub fn to_plugin_config(
         Some(vm) => resolve_vm_env(&vm.env, |k| std::env::var(k).ok())?,
         None => Vec::new(),
     };
-    Ok(Some((
-        PluginConfig {
-            root_id: doc.spec.plugin_name.clone().unwrap_or_else(|| name.clone()),
-            vm_id: name.clone(),
-            name,
-            configuration: serde_json::to_vec(&config)
-                .map_err(|e| WasmPluginError(e.to_string()))?,
-            vm_configuration: Vec::new(),
-            fail_strategy,
-            phase: phase(doc.spec.phase.as_deref())?,
-            priority: doc.spec.priority.unwrap_or(0),
-            environment,
-        },
-        PathBuf::from(path),
-    )))
+    Ok(Some(PluginConfig {
+        root_id: doc.spec.plugin_name.clone().unwrap_or_else(|| name.clone()),
+        vm_id: name.clone(),
+        name,
+        configuration: serde_json::to_vec(&config).map_err(|e| WasmPluginError(e.to_string()))?,
+        vm_configuration: Vec::new(),
+        fail_strategy,
+        phase: phase(doc.spec.phase.as_deref())?,
+        priority: doc.spec.priority.unwrap_or(0),
+        environment,
+    }))
 }
 
 #[cfg(test)]
@@ -336,6 +350,20 @@ spec:
                 ]
             })
         );
+    }
+
+    #[test]
+    fn settings_leave_the_url_and_read_the_image_fields() {
+        let yaml = "apiVersion: v\nkind: WasmPlugin\nmetadata: {name: p}\nspec:\n  url: oci://r.io/p/x:1.0.0\n  sha256: abc\n  imagePullPolicy: Always\n  imagePullSecret: regcred\n  priority: 7\n";
+        let doc = parse(yaml).unwrap();
+        assert_eq!(doc.spec.sha256.as_deref(), Some("abc"));
+        assert_eq!(doc.spec.image_pull_policy.as_deref(), Some("Always"));
+        assert_eq!(doc.spec.image_pull_secret.as_deref(), Some("regcred"));
+        assert_eq!(plugin_settings(&doc).unwrap().unwrap().priority, 7);
+        assert!(to_plugin_config(&doc)
+            .unwrap_err()
+            .0
+            .contains("only file://"));
     }
 
     #[test]

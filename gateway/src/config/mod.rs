@@ -5,6 +5,7 @@
 
 mod model;
 mod validate;
+mod wasm_url;
 
 pub use model::*;
 pub use validate::{

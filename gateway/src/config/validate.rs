@@ -231,23 +231,10 @@ fn plugin_file(path: &Path) -> Result<Vec<PluginSource>, ConfigError> {
 fn plugin(ctx: &Ctx, base: &Path, doc: &Document) -> Result<Option<PluginSource>, ConfigError> {
     let wp = wasmplugin::parse(&doc.text).map_err(|e| ctx.err("", e.0))?;
     let field = "spec";
-    let Some((config, wasm)) =
-        wasmplugin::to_plugin_config(&wp).map_err(|e| ctx.err(field, e.0))?
-    else {
+    let Some(config) = wasmplugin::plugin_settings(&wp).map_err(|e| ctx.err(field, e.0))? else {
         return Ok(None);
     };
-    // `file://plugins/x.wasm` is relative to the file that declares it.
-    let wasm = if wasm.is_absolute() {
-        wasm
-    } else {
-        base.join(wasm)
-    };
-    if !wasm.is_file() {
-        return Err(ctx.err(
-            "spec.url",
-            format!("{} does not exist or is not a file", wasm.display()),
-        ));
-    }
+    let wasm = super::wasm_url::resolve(base, &wp.spec).map_err(|(f, m)| ctx.err(f, m))?;
     Ok(Some(PluginSource {
         origin: format!("{}: document {}", ctx.file, ctx.doc.map_or(0, |d| d.0)),
         config,

@@ -1,0 +1,149 @@
+//! A plugin's market metadata (`spec.yaml`, Higress "Wasm Plugin Image Specification") and the
+//! configuration examples of its READMEs.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// Phases a WasmPlugin accepts (CRD enum).
+pub const PHASES: [&str; 4] = ["UNSPECIFIED_PHASE", "AUTHN", "AUTHZ", "STATS"];
+
+#[derive(Debug, Clone)]
+pub struct PluginSpec {
+    /// `plugins/<name>`.
+    pub dir: PathBuf,
+    pub name: String,
+    pub version: String,
+    pub category: String,
+    pub title: String,
+    pub description: String,
+    pub icon_url: Option<String>,
+    pub phase: String,
+    pub priority: i64,
+    /// `spec.configSchema.openAPIV3Schema`.
+    pub config_schema: Value,
+    /// The whole document, for checks of fields this struct does not lift out.
+    pub raw: Value,
+}
+
+/// A missing or malformed spec field, named by its path.
+#[derive(Debug)]
+pub struct SpecError {
+    pub file: PathBuf,
+    pub message: String,
+}
+
+impl std::fmt::Display for SpecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.file.display(), self.message)
+    }
+}
+
+impl std::error::Error for SpecError {}
+
+impl PluginSpec {
+    pub fn load(dir: &Path) -> Result<PluginSpec, SpecError> {
+        let file = dir.join("spec.yaml");
+        let err = |message: String| SpecError {
+            file: file.clone(),
+            message,
+        };
+        let text = std::fs::read_to_string(&file).map_err(|e| err(e.to_string()))?;
+        let raw: Value = serde_norway::from_str(&text).map_err(|e| err(e.to_string()))?;
+        let string = |path: &str| -> Result<String, SpecError> {
+            pointer(&raw, path)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .ok_or_else(|| err(format!("{path} is required (a non-empty string)")))
+        };
+        let phase = string("spec.phase")?;
+        if !PHASES.contains(&phase.as_str()) {
+            return Err(err(format!(
+                "spec.phase {phase:?} is not one of {PHASES:?}"
+            )));
+        }
+        let priority = pointer(&raw, "spec.priority")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| err("spec.priority is required (an integer)".into()))?;
+        let config_schema = pointer(&raw, "spec.configSchema.openAPIV3Schema")
+            .filter(|s| s.is_object())
+            .cloned()
+            .ok_or_else(|| err("spec.configSchema.openAPIV3Schema is required".into()))?;
+        let name = string("info.name")?;
+        let dir_name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if name != dir_name {
+            return Err(err(format!(
+                "info.name {name:?} differs from the plugin directory {dir_name:?}"
+            )));
+        }
+        Ok(PluginSpec {
+            dir: dir.to_path_buf(),
+            name,
+            version: string("info.version")?,
+            category: string("info.category")?,
+            title: string("info.title")?,
+            description: string("info.description")?,
+            icon_url: string("info.iconUrl").ok(),
+            phase,
+            priority,
+            config_schema,
+            raw,
+        })
+    }
+
+    /// Every `plugins/*/spec.yaml` of the workspace, sorted by name. Plugins still without a
+    /// spec are skipped (they are being written); a spec that exists must be valid.
+    pub fn load_all(workspace: &Path) -> Result<Vec<PluginSpec>, SpecError> {
+        let plugins = workspace.join("plugins");
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(&plugins)
+            .map_err(|e| SpecError {
+                file: plugins.clone(),
+                message: e.to_string(),
+            })?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.join("spec.yaml").is_file())
+            .collect();
+        dirs.sort();
+        dirs.iter().map(|d| PluginSpec::load(d)).collect()
+    }
+
+    pub fn readme(&self, file: &str) -> String {
+        std::fs::read_to_string(self.dir.join(file)).unwrap_or_default()
+    }
+
+    /// The configuration examples of README_EN.md: its ```yaml blocks that are plugin configs
+    /// (blocks holding a whole Kubernetes resource, `kind:`/`apiVersion:`, are skipped).
+    pub fn readme_examples(&self, file: &str) -> Vec<Value> {
+        yaml_blocks(&self.readme(file))
+            .into_iter()
+            .filter(|v| !(v.get("kind").is_some() && v.get("apiVersion").is_some()))
+            .collect()
+    }
+
+    /// The phase as the Higress READMEs word it (`插件执行阶段：...` / "Plugin execution phase").
+    pub fn phase_words(&self) -> (&'static str, &'static str) {
+        match self.phase.as_str() {
+            "AUTHN" => ("认证阶段", "Authentication Phase"),
+            "AUTHZ" => ("鉴权阶段", "Authorization Phase"),
+            "STATS" => ("统计阶段", "Statistics Phase"),
+            _ => ("默认阶段", "Default Phase"),
+        }
+    }
+}
+
+/// `a.b.c` lookup in a JSON value.
+pub fn pointer<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(v, |v, k| v.get(k))
+}
+
+/// Every ```yaml block of a markdown text, parsed; blocks that are not YAML maps are skipped.
+pub fn yaml_blocks(markdown: &str) -> Vec<Value> {
+    markdown
+        .split("```yaml\n")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .filter_map(|y| serde_norway::from_str::<Value>(y).ok())
+        .filter(Value::is_object)
+        .collect()
+}
