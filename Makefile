@@ -14,7 +14,8 @@ PLUGINS     := $(patsubst plugins/%/Cargo.toml,%,$(wildcard plugins/*/Cargo.toml
 # SDK examples double as the smallest real plugins (release-profile figures, host smoke tests).
 SDK_EXAMPLES := $(patsubst shared/higress-sdk/examples/%.rs,%,$(wildcard shared/higress-sdk/examples/*.rs))
 
-.PHONY: build build-plugins build-examples run test lint fmt bench fuzz clean help
+.PHONY: build build-plugins build-examples run test lint fmt bench fuzz clean help \
+        tools package package-push charts kind-e2e
 
 help:
 	@echo "make build   - build every plugin to plugins/<name>/plugin.wasm (and the SDK examples)"
@@ -23,6 +24,11 @@ help:
 	@echo "make lint    - rustfmt check and clippy -D warnings (native and wasm32-wasip1)"
 	@echo "make bench   - criterion benchmarks (see BENCHMARKS.md)"
 	@echo "make fuzz    - run the SSE fuzz target for FUZZ_SECONDS (nightly + cargo-fuzz)"
+	@echo "make tools   - go install helm, kubeconform, oras and crane into .cache/bin"
+	@echo "make package - OCI plugin images (Higress layout) under .cache/package/<name>/"
+	@echo "make package-push REGISTRY=host/repo [LATEST=1] - push them to a registry"
+	@echo "make charts  - regenerate the Helm charts from plugins/*/spec.yaml"
+	@echo "make kind-e2e - Higress in kind with our charts and the e2e scenarios (needs Docker)"
 
 build: build-plugins build-examples
 
@@ -45,11 +51,13 @@ run:
 # Test output is kept so the closing summary counts every test binary, not just the last one.
 test: lint build
 	@mkdir -p target
+	scripts/install-tools
 	@rc=0; \
 	$(CARGO) test --workspace --all-targets 2>&1 | tee target/test.log || rc=1; \
 	$(CARGO) test --workspace --doc 2>&1 | tee -a target/test.log || rc=1; \
 	RUN_PROFILE=dev RUN_STATE=target/run-smoke GATEWAY_PORT=0 ADMIN_PORT=0 scripts/run-local --smoke 2>&1 \
 	  | tee -a target/test.log | tail -n 20 || rc=1; \
+	scripts/test-charts 2>&1 | tee -a target/test.log | tail -n 5 || rc=1; \
 	scripts/test-summary target/test.log || rc=1; \
 	exit $$rc
 
@@ -68,6 +76,21 @@ bench:
 FUZZ_SECONDS ?= 300
 fuzz:
 	cd shared/ai-proto/fuzz && $(CARGO) +nightly fuzz run sse_split -- -max_total_time=$(FUZZ_SECONDS)
+
+tools:
+	scripts/install-tools
+
+package: build-plugins
+	scripts/package-plugins
+
+package-push: build-plugins
+	scripts/package-plugins --push $(REGISTRY) $(if $(LATEST),--latest)
+
+charts:
+	$(CARGO) run -q -p shipping --bin gen-charts
+
+kind-e2e:
+	e2e/kind/run
 
 clean:
 	$(CARGO) clean
