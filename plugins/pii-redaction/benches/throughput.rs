@@ -1,7 +1,8 @@
 //! Throughput of the scanner natively and inside the wasm VM (through our host), and the time a
 //! streamed chunk spends in the plugin (added time to first token).
 //!
-//! `cargo bench -p pii-redaction --bench throughput`. Plain timing loops (no criterion) so the
+//! `cargo bench -p pii-redaction --bench throughput`; with `PII_BENCH_BASELINE_WASM=old.wasm`
+//! an earlier build is measured in the same run too. Plain timing loops (no criterion) so the
 //! wasm figures come from the same code path as production: the built .wasm in the host.
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -117,8 +118,8 @@ mod bench {
         ("content-type", "application/json"),
     ];
 
-    fn in_vm(wasm: &[u8], text: &str) {
-        // Raw mode: the body goes straight to the scanner (plus a UTF-8 check and one copy).
+    /// Raw mode: the body goes straight to the scanner (plus a UTF-8 check and one copy).
+    fn raw_in_vm(wasm: &[u8], text: &str, name: &str) {
         let mut h = host(wasm, json!({"deny_raw": true, "max_body_bytes": 8 << 20}));
         let body = text.as_bytes();
         let (_, per) = time(Duration::from_secs(3), || {
@@ -128,10 +129,19 @@ mod bench {
             assert!(!s.upstream().body().is_empty());
         });
         println!(
-            "in wasm VM, raw body ({} KiB, whole request incl. host copies): {:.0} MB/s",
+            "in wasm VM{name}, raw body ({} KiB, whole request incl. host copies): {:.0} MB/s",
             body.len() / 1024,
             mbps(body.len(), per)
         );
+    }
+
+    fn in_vm(wasm: &[u8], text: &str) {
+        raw_in_vm(wasm, text, "");
+        // A build of an earlier version measured in the same run, for before/after ratios.
+        if let Ok(path) = std::env::var("PII_BENCH_BASELINE_WASM") {
+            let baseline = std::fs::read(&path).expect("read PII_BENCH_BASELINE_WASM");
+            raw_in_vm(&baseline, text, &format!(" [baseline {path}]"));
+        }
         // OpenAI mode: JSON parse, scan every message, serialise.
         let mut h = host(wasm, json!({"max_body_bytes": 8 << 20}));
         let msgs: Vec<_> = text

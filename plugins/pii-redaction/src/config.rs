@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::actions::{Action, ActionKind};
 use crate::detect::Builtin;
 use crate::engine::{Custom, Engine, Rule, Words};
+use crate::external::{self, External, ExternalConfig};
 use crate::jsonpath::JsonPath;
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -116,6 +117,9 @@ pub struct Config {
     pub deny_content_type: Option<String>,
     #[serde(default)]
     pub replace_roles: Vec<ReplaceRole>,
+    /// Presidio-compatible analyzer called once per request (names, addresses).
+    #[serde(default)]
+    pub external_detector: Option<ExternalConfig>,
     #[serde(skip)]
     compiled: OnceCell<Compiled>,
 }
@@ -124,6 +128,7 @@ pub struct Config {
 pub struct Compiled {
     pub engine: Rc<Engine>,
     pub paths: Vec<JsonPath>,
+    pub external: Option<External>,
 }
 
 pub const DEFAULT_MAX_BODY: u32 = 1 << 20;
@@ -277,6 +282,10 @@ impl Config {
         } else {
             None
         };
+        let external = match &self.external_detector {
+            Some(x) => Some(self.compile_external(x, default_action, &mut rules)?),
+            None => None,
+        };
         let mut paths = Vec::new();
         for (i, p) in self.deny_jsonpath.iter().enumerate() {
             paths.push(
@@ -310,6 +319,102 @@ impl Config {
         Ok(Compiled {
             engine: Rc::new(engine),
             paths,
+            external,
+        })
+    }
+
+    /// One rule per entity type (`[PERSON_1]` placeholders), after every local rule so a
+    /// built-in wins a tie on the same span.
+    fn compile_external(
+        &self,
+        x: &ExternalConfig,
+        default_action: ActionKind,
+        rules: &mut Vec<Rule>,
+    ) -> Result<External, ConfigError> {
+        let at = |f: &str| format!("external_detector.{f}");
+        let parts = higress_sdk::cluster::parse(&x.cluster);
+        if x.cluster.trim().is_empty() {
+            return Err(ConfigError::at(at("cluster"), "must not be empty"));
+        }
+        let authority = match (&x.host, parts) {
+            (Some(h), _) if !h.is_empty() => h.clone(),
+            (Some(_), _) => return Err(ConfigError::at(at("host"), "must not be empty")),
+            (None, Some(p)) if !p.fqdn.is_empty() => p.fqdn.to_string(),
+            (None, _) => x.cluster.clone(),
+        };
+        let path = x
+            .path
+            .clone()
+            .unwrap_or_else(|| external::DEFAULT_PATH.into());
+        if !path.starts_with('/') {
+            return Err(ConfigError::at(at("path"), "must start with /"));
+        }
+        let timeout_ms = x.timeout_ms.unwrap_or(external::DEFAULT_TIMEOUT_MS);
+        if timeout_ms == 0 {
+            return Err(ConfigError::at(
+                at("timeout_ms"),
+                "must be positive (the detector's time budget)",
+            ));
+        }
+        if let Some(t) = x.score_threshold {
+            if !(0.0..=1.0).contains(&t) {
+                return Err(ConfigError::at(at("score_threshold"), "must be 0.0-1.0"));
+            }
+        }
+        let language = x
+            .language
+            .clone()
+            .unwrap_or_else(|| external::DEFAULT_LANGUAGE.into());
+        if language.is_empty() {
+            return Err(ConfigError::at(at("language"), "must not be empty"));
+        }
+        let entities: Vec<(String, ActionKind, usize, usize)> = match &x.entities {
+            Some(map) if map.is_empty() => {
+                return Err(ConfigError::at(
+                    at("entities"),
+                    "must name at least one entity type",
+                ))
+            }
+            Some(map) => map
+                .iter()
+                .map(|(k, a)| {
+                    let (kind, p, s) = a.parts(default_action);
+                    (k.clone(), kind, p, s)
+                })
+                .collect(),
+            None => external::DEFAULT_ENTITIES
+                .iter()
+                .map(|k| (k.to_string(), default_action, 0, 0))
+                .collect(),
+        };
+        let mut map = BTreeMap::new();
+        for (name, kind, p, s) in entities {
+            let valid = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+            if !valid {
+                return Err(ConfigError::at(
+                    at(&format!("entities.{name}")),
+                    "entity types are upper-case letters, digits or _ (Presidio names, e.g. PERSON)",
+                ));
+            }
+            map.insert(name.clone(), rules.len());
+            rules.push(Rule {
+                name: format!("external_{}", name.to_ascii_lowercase()),
+                label: name,
+                action: action_of(kind, p, s),
+            });
+        }
+        Ok(External {
+            cluster: x.cluster.clone(),
+            authority,
+            path,
+            timeout_ms,
+            language,
+            score_threshold: x.score_threshold,
+            fail_open: x.fail_open.unwrap_or(self.fail_open),
+            entities: map,
         })
     }
 }

@@ -110,6 +110,13 @@ impl Engine {
 
     /// Non-overlapping findings, sorted by start. On overlap the earlier, then longer, wins.
     pub fn find(&self, text: &str) -> Vec<Finding> {
+        self.find_with(text, &[])
+    }
+
+    /// `find` merged with `extra` findings (an external detector's, byte offsets into `text`).
+    /// Overlaps are resolved the same way whoever found them: earlier, then longer, then the
+    /// lower rule index (built-ins before custom patterns before external entities) wins.
+    pub fn find_with(&self, text: &str, extra: &[Finding]) -> Vec<Finding> {
         let folded = normalize::fold(text);
         let scan_text = folded.as_ref().map_or(text, |f| f.text.as_str());
         let mut found = Vec::new();
@@ -175,8 +182,11 @@ impl Engine {
                 x.start < x.end && x.end <= text.len()
             });
         }
+        found.extend_from_slice(extra);
         found.retain(|f| {
-            f.rule < self.rules.len()
+            f.start < f.end
+                && f.end <= text.len()
+                && f.rule < self.rules.len()
                 && text.is_char_boundary(f.start)
                 && text.is_char_boundary(f.end)
         });
@@ -204,7 +214,19 @@ impl Engine {
         report: &mut Report,
         json_escape: bool,
     ) -> bool {
-        let findings = self.find(text);
+        self.redact_with(text, &[], vault, report, json_escape)
+    }
+
+    /// `redact` with an external detector's findings merged in (see `find_with`).
+    pub fn redact_with(
+        &self,
+        text: &mut String,
+        extra: &[Finding],
+        vault: &mut Vault,
+        report: &mut Report,
+        json_escape: bool,
+    ) -> bool {
+        let findings = self.find_with(text, extra);
         if findings.is_empty() {
             return false;
         }

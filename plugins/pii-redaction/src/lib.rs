@@ -10,6 +10,7 @@ pub mod actions;
 pub mod config;
 pub mod detect;
 pub mod engine;
+pub mod external;
 pub mod grok;
 pub mod jsonpath;
 pub mod normalize;

@@ -5,13 +5,17 @@ use std::rc::Rc;
 
 use higress_sdk::hostcalls::{self, Metric};
 use higress_sdk::plugin::{replace_request_body, replace_response_body};
-use higress_sdk::{ai_log, DataAction, HeaderAction, HttpPlugin, Log, Plugin};
+use higress_sdk::{
+    ai_log, DataAction, HeaderAction, HttpCallError, HttpPlugin, HttpRequest, HttpResponse, Log,
+    Plugin,
+};
 use serde_json::json;
 
 use crate::actions::Report;
-use crate::config::Config;
+use crate::config::{Compiled, Config};
+use crate::external::Joined;
 use crate::reply::{self, Reply};
-use crate::request::{self, Outcome};
+use crate::request::{self, Inspected, Outcome, Parsed};
 use crate::response::{restore_body, StreamRestorer};
 use crate::vault::{Restorer, Vault};
 
@@ -31,6 +35,7 @@ impl Plugin for PiiRedaction {
             vault: Vault::default(),
             wants_stream: false,
             response: Response::Pass,
+            waiting: None,
         }
     }
 }
@@ -47,6 +52,14 @@ pub struct PiiHttp {
     vault: Vault,
     wants_stream: bool,
     response: Response,
+    /// The parsed request while the external detector's answer is awaited.
+    waiting: Option<Waiting>,
+}
+
+struct Waiting {
+    parsed: Parsed,
+    texts: Vec<String>,
+    joined: Joined,
 }
 
 fn count(name: &str, n: u64) {
@@ -74,6 +87,75 @@ impl PiiHttp {
         }
         for (name, n) in &report.counts {
             count(&format!("pii_redaction.detected.{name}"), u64::from(*n));
+        }
+    }
+
+    /// External detector timeout or error: `None` to go on with the built-in findings (fail
+    /// open), or the refusal already sent (fail closed).
+    fn external_failed(&self, why: &str) -> Option<DataAction> {
+        count("pii_redaction.external_failed", 1);
+        let open = self
+            .config
+            .compiled()
+            .ok()
+            .and_then(|c: &Compiled| c.external.as_ref())
+            .is_none_or(|x| x.fail_open);
+        if open {
+            LOG.warn(format_args!(
+                "external detector failed ({why}); built-in detectors only (fail_open)"
+            ));
+            return None;
+        }
+        LOG.info(format_args!(
+            "refusing the request: external detector failed ({why})"
+        ));
+        self.log(&Report::default(), "uninspectable");
+        let reason = format!("the external PII detector failed: {why}");
+        send(reply::uninspectable(&reason, 503, self.wants_stream));
+        Some(DataAction::StopIterationNoBuffer)
+    }
+
+    /// Rewrites, blocks or passes the request per the inspection's outcome.
+    fn act(&mut self, inspected: Inspected, report: &Report) -> DataAction {
+        match inspected.outcome {
+            Outcome::Unchanged => {
+                self.log(
+                    report,
+                    if report.total() > 0 {
+                        "reported"
+                    } else {
+                        "none"
+                    },
+                );
+                DataAction::Continue
+            }
+            Outcome::Rewritten(new) => {
+                self.log(report, "redacted");
+                if self.config.restore() && !self.vault.is_empty() {
+                    // A compressed answer could not be restored; ask for an identity encoding.
+                    if let Err(e) = hostcalls::set_request_header("accept-encoding", None) {
+                        LOG.debug(format_args!("cannot remove accept-encoding: {e}"));
+                    }
+                }
+                if let Err(e) = replace_request_body(&new) {
+                    // The body still holds raw data: never let it through.
+                    LOG.error(format_args!("cannot replace the request body: {e}"));
+                    send(reply::uninspectable(
+                        "rewrite failed",
+                        500,
+                        self.wants_stream,
+                    ));
+                    return DataAction::StopIterationNoBuffer;
+                }
+                DataAction::Continue
+            }
+            Outcome::Blocked(detector) => {
+                self.log(report, "blocked");
+                count("pii_redaction.blocked", 1);
+                send(reply::blocked(&self.config, &detector, self.wants_stream));
+                DataAction::StopIterationNoBuffer
+            }
+            Outcome::Uninspectable(reason) => self.fail(reason, 400),
         }
     }
 
@@ -124,49 +206,83 @@ impl HttpPlugin for PiiHttp {
                 return self.fail("plugin configuration error", 500);
             }
         };
-        let mut report = Report::default();
-        let inspected =
-            request::inspect(&self.config, compiled, body, &mut self.vault, &mut report);
-        self.wants_stream |= inspected.stream;
-        match inspected.outcome {
-            Outcome::Unchanged => {
-                self.log(
-                    &report,
-                    if report.total() > 0 {
-                        "reported"
-                    } else {
-                        "none"
-                    },
-                );
-                DataAction::Continue
-            }
-            Outcome::Rewritten(new) => {
-                self.log(&report, "redacted");
-                if self.config.restore() && !self.vault.is_empty() {
-                    // A compressed answer could not be restored; ask for an identity encoding.
-                    if let Err(e) = hostcalls::set_request_header("accept-encoding", None) {
-                        LOG.debug(format_args!("cannot remove accept-encoding: {e}"));
+        let mut parsed = match request::parse(&self.config, body) {
+            Ok(p) => p,
+            Err(reason) => return self.fail(reason, 400),
+        };
+        self.wants_stream |= parsed.stream;
+        if let Some(ext) = &compiled.external {
+            let texts = parsed.texts(&self.config, compiled);
+            if texts.iter().any(|t| !t.trim().is_empty()) {
+                let joined = Joined::new(&texts);
+                let call = HttpRequest::post(&ext.path, ext.request_body(&joined))
+                    .authority(&ext.authority)
+                    .header("content-type", "application/json")
+                    .timeout_ms(ext.timeout_ms)
+                    .dispatch(&ext.cluster);
+                match call {
+                    Ok(_) => {
+                        self.waiting = Some(Waiting {
+                            parsed,
+                            texts,
+                            joined,
+                        });
+                        // Hold the body until the answer: it is rewritten then.
+                        return DataAction::StopIterationAndBuffer;
+                    }
+                    Err(e) => {
+                        if let Some(stop) = self.external_failed(&format!("cannot call: {e}")) {
+                            return stop;
+                        }
                     }
                 }
-                if let Err(e) = replace_request_body(&new) {
-                    // The body still holds raw data: never let it through.
-                    LOG.error(format_args!("cannot replace the request body: {e}"));
-                    send(reply::uninspectable(
-                        "rewrite failed",
-                        500,
-                        self.wants_stream,
-                    ));
-                    return DataAction::StopIterationNoBuffer;
+            }
+        }
+        let mut report = Report::default();
+        let inspected = parsed.redact(&self.config, compiled, &mut self.vault, &mut report, None);
+        self.act(inspected, &report)
+    }
+
+    fn on_http_call_response(
+        &mut self,
+        _token: u32,
+        response: Result<HttpResponse, HttpCallError>,
+    ) {
+        let Some(w) = self.waiting.take() else {
+            return;
+        };
+        let Ok(compiled) = self.config.compiled() else {
+            return;
+        };
+        let Some(ext) = &compiled.external else {
+            return;
+        };
+        let found = match response {
+            Ok(r) if r.status == 504 => Err(format!("timed out after {} ms", ext.timeout_ms)),
+            Ok(r) => ext.findings(&w.texts, &w.joined, r.status, &r.body),
+            Err(e) => Err(e.to_string()),
+        };
+        let mut report = Report::default();
+        let inspected = match &found {
+            Ok(f) => w.parsed.redact(
+                &self.config,
+                compiled,
+                &mut self.vault,
+                &mut report,
+                Some((&w.texts, f)),
+            ),
+            Err(why) => {
+                if self.external_failed(why).is_some() {
+                    return;
                 }
-                DataAction::Continue
+                w.parsed
+                    .redact(&self.config, compiled, &mut self.vault, &mut report, None)
             }
-            Outcome::Blocked(detector) => {
-                self.log(&report, "blocked");
-                count("pii_redaction.blocked", 1);
-                send(reply::blocked(&self.config, &detector, self.wants_stream));
-                DataAction::StopIterationNoBuffer
+        };
+        if self.act(inspected, &report) == DataAction::Continue {
+            if let Err(e) = hostcalls::resume_http_request() {
+                LOG.error(format_args!("cannot resume the request: {e}"));
             }
-            Outcome::Uninspectable(reason) => self.fail(reason, 400),
         }
     }
 

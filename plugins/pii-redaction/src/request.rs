@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use crate::actions::Report;
 use crate::config::{Compiled, Config};
+use crate::engine::Finding;
 use crate::jsonpath::all_strings;
 use crate::vault::Vault;
 
@@ -25,6 +26,89 @@ pub struct Inspected {
     pub stream: bool,
 }
 
+/// A request body read for inspection, kept between the external detector's call and its answer.
+pub struct Parsed {
+    body: Body,
+    /// `"stream": true` in the body.
+    pub stream: bool,
+}
+
+enum Body {
+    Raw(String),
+    Json(Value),
+}
+
+/// Reads the body the way the config says (raw text or JSON); the error is the fail-policy reason.
+pub fn parse(cfg: &Config, body: &[u8]) -> Result<Parsed, &'static str> {
+    if cfg.deny_raw {
+        let text = std::str::from_utf8(body).map_err(|_| "body is not UTF-8 text")?;
+        return Ok(Parsed {
+            body: Body::Raw(text.to_string()),
+            stream: sniff_stream(body),
+        });
+    }
+    let v = serde_json::from_slice::<Value>(body).map_err(|_| "body is not valid JSON")?;
+    let stream = v.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    Ok(Parsed {
+        body: Body::Json(v),
+        stream,
+    })
+}
+
+impl Parsed {
+    /// Calls `f(text, json_in_json)` for every inspected string, always in the same order.
+    fn visit(&mut self, cfg: &Config, c: &Compiled, f: &mut dyn FnMut(&mut String, bool)) {
+        match &mut self.body {
+            Body::Raw(text) => f(text, false),
+            Body::Json(v) => {
+                if cfg.openai() {
+                    openai(v, &cfg.roles, c.paths.is_empty(), f);
+                }
+                for p in &c.paths {
+                    p.for_each_string(v, &mut |s| f(s, false));
+                }
+            }
+        }
+    }
+
+    /// Every inspected string, in visiting order (what an external detector is sent).
+    pub fn texts(&mut self, cfg: &Config, c: &Compiled) -> Vec<String> {
+        let mut out = Vec::new();
+        self.visit(cfg, c, &mut |s, _| out.push(s.clone()));
+        out
+    }
+
+    /// Applies the built-in detectors and, when given, an external detector's findings:
+    /// `extra[i]` belongs to `texts[i]` as returned by [`Parsed::texts`]. A string visited twice
+    /// (an OpenAI field also named by a JSON path) gets them on its first visit only: by the
+    /// second it is no longer the text they were found in.
+    pub fn redact(
+        mut self,
+        cfg: &Config,
+        c: &Compiled,
+        vault: &mut Vault,
+        report: &mut Report,
+        extra: Option<(&[String], &[Vec<Finding>])>,
+    ) -> Inspected {
+        let engine = &c.engine;
+        let mut changed = false;
+        let mut i = 0;
+        self.visit(cfg, c, &mut |s, escape| {
+            let found = extra
+                .and_then(|(texts, f)| texts.get(i).filter(|t| *t == s).and(f.get(i)))
+                .map_or(&[][..], Vec::as_slice);
+            i += 1;
+            changed |= engine.redact_with(s, found, vault, report, escape);
+        });
+        let stream = self.stream;
+        finish(changed, report, stream, || match self.body {
+            Body::Raw(text) => text.into_bytes(),
+            Body::Json(v) => serde_json::to_vec(&v).unwrap_or_default(),
+        })
+    }
+}
+
+/// Parses and redacts with the built-in detectors only.
 pub fn inspect(
     cfg: &Config,
     c: &Compiled,
@@ -32,39 +116,13 @@ pub fn inspect(
     vault: &mut Vault,
     report: &mut Report,
 ) -> Inspected {
-    let engine = &c.engine;
-    let mut changed = false;
-    let mut redact = |s: &mut String, escape: bool| {
-        changed |= engine.redact(s, vault, report, escape);
-    };
-    if cfg.deny_raw {
-        let Ok(text) = std::str::from_utf8(body) else {
-            return Inspected {
-                outcome: Outcome::Uninspectable("body is not UTF-8 text"),
-                stream: false,
-            };
-        };
-        let mut text = text.to_string();
-        redact(&mut text, false);
-        let stream = sniff_stream(body);
-        return finish(changed, report, stream, || text.into_bytes());
-    }
-    let Ok(mut v) = serde_json::from_slice::<Value>(body) else {
-        return Inspected {
-            outcome: Outcome::Uninspectable("body is not valid JSON"),
+    match parse(cfg, body) {
+        Ok(p) => p.redact(cfg, c, vault, report, None),
+        Err(reason) => Inspected {
+            outcome: Outcome::Uninspectable(reason),
             stream: false,
-        };
-    };
-    let stream = v.get("stream").and_then(Value::as_bool).unwrap_or(false);
-    if cfg.openai() {
-        openai(&mut v, &cfg.roles, c.paths.is_empty(), &mut redact);
+        },
     }
-    for p in &c.paths {
-        p.for_each_string(&mut v, &mut |s| redact(s, false));
-    }
-    finish(changed, report, stream, || {
-        serde_json::to_vec(&v).unwrap_or_default()
-    })
 }
 
 fn finish(

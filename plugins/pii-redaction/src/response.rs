@@ -60,13 +60,60 @@ impl Field {
     }
 }
 
+/// A streamed text field outside OpenAI chat chunks.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum OtherField {
+    /// Anthropic `content_block_delta` of block `index`: `delta.text`, `delta.thinking` or
+    /// `delta.partial_json` (tool input, JSON text).
+    Block(u64, &'static str),
+    /// Events whose data is plain text rather than JSON, per event name.
+    Raw(Option<String>),
+}
+
+/// Anthropic delta fields and the delta type a flush event carries them in.
+const BLOCK_FIELDS: [(&str, &str); 3] = [
+    ("text", "text_delta"),
+    ("thinking", "thinking_delta"),
+    ("partial_json", "input_json_delta"),
+];
+
+impl OtherField {
+    fn escape(&self) -> bool {
+        matches!(self, OtherField::Block(_, "partial_json"))
+    }
+
+    /// The SSE event that delivers held `text` of this field.
+    fn flush_event(&self, text: String) -> Vec<u8> {
+        let (name, data) = match self {
+            OtherField::Block(index, field) => {
+                let kind = BLOCK_FIELDS
+                    .iter()
+                    .find(|(f, _)| f == field)
+                    .map_or("text_delta", |(_, k)| *k);
+                let data = serde_json::json!({"type": "content_block_delta", "index": index, "delta": {"type": kind, *field: text}});
+                (Some("content_block_delta".to_string()), data.to_string())
+            }
+            OtherField::Raw(name) => (name.clone(), text),
+        };
+        let mut ev = SseEvent::new(data);
+        ev.event = name.map(Into::into);
+        let mut enc = SseEncoder::new();
+        if enc.event(&ev).is_err() {
+            return Vec::new();
+        }
+        enc.into_bytes()
+    }
+}
+
 /// SSE restore. Text fields of each choice run through a window that holds back only a tail
 /// that could be the start of a placeholder (at most the longest placeholder minus one byte),
-/// so tokens flow on as they arrive. Events that need no change are forwarded byte-exact,
-/// `[DONE]` included.
+/// so tokens flow on as they arrive. The same window serves Anthropic content-block deltas and
+/// plain-text events. Events that need no change are forwarded byte-exact, `[DONE]` included.
 pub struct StreamRestorer {
     dec: SseDecoder,
     pending: BTreeMap<(u64, Field), String>,
+    /// Held text of non-chat streams, flushed before the event that ends its block.
+    other: BTreeMap<OtherField, String>,
     /// The last chunk seen, as a template for a flush event (id, model, created...).
     template: Option<Map<String, Value>>,
     max_held: usize,
@@ -77,6 +124,7 @@ impl Default for StreamRestorer {
         StreamRestorer {
             dec: SseDecoder::new(),
             pending: BTreeMap::new(),
+            other: BTreeMap::new(),
             template: None,
             max_held: 0,
         }
@@ -95,6 +143,7 @@ impl StreamRestorer {
         self.dec.finish();
         let mut out = self.drain(r);
         out.extend(self.flush_event(r));
+        out.extend(self.flush_other(r, |_| true));
         // A decoder error leaves undecodable bytes pending: they go out unchanged.
         out.extend_from_slice(self.dec.pending());
         out
@@ -124,10 +173,15 @@ impl StreamRestorer {
             };
             if ev.is_done() {
                 out.extend(self.flush_event(r));
+                out.extend(self.flush_other(r, |_| true));
                 out.extend_from_slice(&raw);
                 continue;
             }
-            match self.rewrite(r, &ev.data) {
+            let rewritten = match serde_json::from_str::<Value>(&ev.data) {
+                Ok(v) => self.rewrite(r, v, &mut out),
+                Err(_) => self.rewrite_text(r, ev.event.as_deref().map(str::to_string), &ev.data),
+            };
+            match rewritten {
                 Some(data) => {
                     let mut enc = SseEncoder::new();
                     let mut e2 = SseEvent::new(data);
@@ -143,18 +197,91 @@ impl StreamRestorer {
                 None => out.extend_from_slice(&raw),
             }
         }
-        self.max_held = self
-            .max_held
-            .max(self.pending.values().map(String::len).sum());
+        let held: usize = self.pending.values().map(String::len).sum::<usize>()
+            + self.other.values().map(String::len).sum::<usize>();
+        self.max_held = self.max_held.max(held);
         out
     }
 
-    /// New data for an event, or `None` to forward it as received.
-    fn rewrite(&mut self, r: &Restorer, data: &str) -> Option<String> {
-        let mut v: Value = serde_json::from_str(data).ok()?;
+    /// Emits held text of the non-chat fields that `which` selects, one event each.
+    fn flush_other(&mut self, r: &Restorer, which: impl Fn(&OtherField) -> bool) -> Vec<u8> {
+        let keys: Vec<OtherField> = self.other.keys().filter(|k| which(k)).cloned().collect();
+        let mut out = Vec::new();
+        for k in keys {
+            if let Some(text) = self.other.remove(&k) {
+                let text = r.restore(&text, k.escape()).into_owned();
+                out.extend(k.flush_event(text));
+            }
+        }
+        out
+    }
+
+    /// Plain-text event data through the window, per event name.
+    fn rewrite_text(&mut self, r: &Restorer, name: Option<String>, data: &str) -> Option<String> {
+        let key = OtherField::Raw(name);
+        let out = self.push_other(r, key, data);
+        (out != data).then_some(out)
+    }
+
+    fn push_other(&mut self, r: &Restorer, key: OtherField, text: &str) -> String {
+        let buf = self.other.remove(&key).unwrap_or_default() + text;
+        let hold = r.hold_len(&buf);
+        let cut = buf.len() - hold;
+        let escape = key.escape();
+        if hold > 0 {
+            self.other.insert(key, buf[cut..].to_string());
+        }
+        r.restore(&buf[..cut], escape).into_owned()
+    }
+
+    /// Anthropic messages stream: deltas through the window; held text goes out (into `out`)
+    /// before the event that ends its block or the message.
+    fn rewrite_anthropic(
+        &mut self,
+        r: &Restorer,
+        obj: &mut Map<String, Value>,
+        out: &mut Vec<u8>,
+    ) -> Option<bool> {
+        let kind = obj.get("type").and_then(Value::as_str)?;
+        let index = obj.get("index").and_then(Value::as_u64).unwrap_or(0);
+        match kind {
+            "content_block_delta" => {
+                let delta = obj.get_mut("delta").and_then(Value::as_object_mut)?;
+                let mut changed = false;
+                for (field, _) in BLOCK_FIELDS {
+                    if let Some(Value::String(s)) = delta.get_mut(field) {
+                        let new = self.push_other(r, OtherField::Block(index, field), s);
+                        if new != *s {
+                            *s = new;
+                            changed = true;
+                        }
+                    }
+                }
+                Some(changed)
+            }
+            "content_block_stop" => {
+                out.extend(
+                    self.flush_other(r, |k| matches!(k, OtherField::Block(i, _) if *i == index)),
+                );
+                None
+            }
+            "message_delta" | "message_stop" => {
+                out.extend(self.flush_other(r, |k| matches!(k, OtherField::Block(..))));
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// New data for an event, or `None` to forward it as received. Events that must be preceded
+    /// by held text get it written to `out` first.
+    fn rewrite(&mut self, r: &Restorer, mut v: Value, out: &mut Vec<u8>) -> Option<String> {
         let obj = v.as_object_mut()?;
         let Some(Value::Array(choices)) = obj.get_mut("choices") else {
-            // Not a chat chunk (another API's event): restore what is complete in it.
+            if let Some(changed) = self.rewrite_anthropic(r, obj, out) {
+                return changed.then(|| v.to_string());
+            }
+            // Another API's event: restore what is complete in it.
             let mut changed = false;
             restore_value(r, &mut v, false, &mut changed);
             return changed.then(|| v.to_string());

@@ -235,3 +235,268 @@ fn invalid_config_is_rejected() {
     let logs = h.log_messages().join("\n");
     assert!(logs.contains("detectors.nope: unknown detector"), "{logs}");
 }
+
+// ---- External detector (Presidio analyzer API). The analyzer is a mock here: its answers are
+// built in the shape Presidio documents for `POST /analyze` (entity_type, start, end, score,
+// with code-point offsets), hence the `mock_presidio_` names.
+
+const PRESIDIO: &str = "outbound|3000||presidio-analyzer.dns";
+
+fn presidio_config(extra: Value) -> Value {
+    let mut ext = json!({"cluster": PRESIDIO, "timeout_ms": 300,
+        "entities": {"PERSON": "replace", "LOCATION": "mask"}});
+    if let (Some(e), Some(x)) = (ext.as_object_mut(), extra.as_object()) {
+        e.extend(x.clone());
+    }
+    json!({ "external_detector": ext })
+}
+
+/// Presidio's answer for `names` found in `text`, offsets in code points as Python counts them.
+fn presidio_answer(text: &str, names: &[(&str, &str)]) -> Vec<u8> {
+    let results: Vec<Value> = names
+        .iter()
+        .map(|(name, kind)| {
+            let b = text.find(name).expect("name in the analysed text");
+            let start = text[..b].chars().count();
+            json!({"entity_type": kind, "start": start, "end": start + name.chars().count(),
+                   "score": 0.85, "analysis_explanation": null,
+                   "recognition_metadata": {"recognizer_name": "SpacyRecognizer"}})
+        })
+        .collect();
+    serde_json::to_vec(&results).unwrap()
+}
+
+fn ok_json(body: Vec<u8>) -> proxy_wasm_host::HttpCalloutResponse {
+    proxy_wasm_host::HttpCalloutResponse::new(200, &[("content-type", "application/json")], body)
+}
+
+#[test]
+fn mock_presidio_names_and_places_redacted_merged_and_restored() {
+    let mut h = host(presidio_config(json!({})));
+    let mut s = h.stream();
+    let prompt = format!("我叫张伟 😀, I live in Hangzhou. Call {PHONE}, ask for David Johnson.");
+    s.send_request_headers(REQ, false)
+        .send_request_body(chat(&prompt, false), true);
+    assert!(
+        s.upstream().body().is_empty(),
+        "the request waits for the detector"
+    );
+    let calls = s.http_calls();
+    assert_eq!(calls.len(), 1);
+    let call = &calls[0];
+    assert_eq!(call.cluster, PRESIDIO);
+    assert_eq!(call.headers.get(":path"), Some("/analyze"));
+    assert_eq!(call.headers.get(":method"), Some("POST"));
+    assert_eq!(call.timeout, Some(std::time::Duration::from_millis(300)));
+    let sent: Value = serde_json::from_slice(&call.body).unwrap();
+    assert_eq!(sent["language"], "en");
+    assert_eq!(sent["entities"], json!(["LOCATION", "PERSON"]));
+    let text = sent["text"].as_str().unwrap();
+    assert!(
+        text.contains(&prompt),
+        "the original text is analysed: {text}"
+    );
+    // Presidio also reports the phone number; the built-in detector found the same span, and
+    // PHONE_NUMBER is not configured, so it is ignored.
+    let mut answer: Vec<Value> = serde_json::from_slice(&presidio_answer(
+        text,
+        &[
+            ("张伟", "PERSON"),
+            ("Hangzhou", "LOCATION"),
+            ("David Johnson", "PERSON"),
+        ],
+    ))
+    .unwrap();
+    answer.push(json!({"entity_type": "PHONE_NUMBER", "start": 0, "end": 3, "score": 0.75}));
+    s.respond_http(call, ok_json(serde_json::to_vec(&answer).unwrap()));
+    let up: Value =
+        serde_json::from_slice(&s.upstream().body()).expect("forwarded after the answer");
+    assert_eq!(
+        up["messages"][0]["content"],
+        "我叫[PERSON_1] 😀, I live in ********. Call [PHONE_1], ask for [PERSON_2]."
+    );
+    let answer = json!({"choices": [{"index": 0, "message": {"role": "assistant",
+        "content": "OK [PERSON_2], I will call [PHONE_1] and greet [PERSON_1]."}}]})
+    .to_string();
+    s.send_response_headers(
+        &[(":status", "200"), ("content-type", "application/json")],
+        false,
+    )
+    .send_response_body(answer.as_bytes(), true);
+    let got: Value = serde_json::from_slice(&s.downstream().body()).unwrap();
+    assert_eq!(
+        got["choices"][0]["message"]["content"],
+        format!("OK David Johnson, I will call {PHONE} and greet 张伟.")
+    );
+}
+
+#[test]
+fn mock_presidio_streamed_answer_restores_person_placeholders_split_anywhere() {
+    let mut h = host(presidio_config(json!({})));
+    let answer = sse(&["Hello [PER", "SON_1], nice", " to meet you"]);
+    for cut in (0..=answer.len()).step_by(7) {
+        let mut s = h.stream();
+        let prompt = "I am Alice Smith";
+        s.send_request_headers(REQ, false)
+            .send_request_body(chat(prompt, true), true);
+        let call = s.http_calls().remove(0);
+        let text: Value = serde_json::from_slice(&call.body).unwrap();
+        let body = presidio_answer(text["text"].as_str().unwrap(), &[("Alice Smith", "PERSON")]);
+        s.respond_http(&call, ok_json(body));
+        assert!(s.upstream().body_string().contains("I am [PERSON_1]"));
+        s.send_response_headers(
+            &[(":status", "200"), ("content-type", "text/event-stream")],
+            false,
+        )
+        .send_response_body(&answer[..cut], false)
+        .send_response_body(&answer[cut..], true);
+        let (text, done) = streamed_text(&s.downstream().body());
+        assert_eq!(text, "Hello Alice Smith, nice to meet you", "cut at {cut}");
+        assert!(done);
+    }
+}
+
+fn refused_with_503(s: &mut proxy_wasm_host::Stream, why: &str) {
+    let r = s.local_replies();
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0].code, 503);
+    let body = String::from_utf8_lossy(&r[0].body).into_owned();
+    assert!(
+        body.contains("pii_inspection_failed") && body.contains(why),
+        "{body}"
+    );
+    assert!(s.upstream().body().is_empty(), "nothing reached the model");
+}
+
+#[test]
+fn mock_presidio_timeout_fails_closed_by_default() {
+    let mut h = host(presidio_config(json!({})));
+    // The callout's own timeout fires on the fake clock.
+    let mut s = h.stream();
+    s.send_request_headers(REQ, false)
+        .send_request_body(chat("I am Alice Smith", false), true);
+    assert_eq!(s.http_calls().len(), 1);
+    s.advance(std::time::Duration::from_millis(299));
+    assert!(s.local_replies().is_empty() && s.upstream().body().is_empty());
+    s.advance(std::time::Duration::from_millis(1));
+    refused_with_503(&mut s, "timed out after 300 ms");
+    // A reset connection and an error status refuse too.
+    let mut s = h.stream();
+    s.send_request_headers(REQ, false)
+        .send_request_body(chat("I am Alice Smith", false), true);
+    let call = s.http_calls().remove(0);
+    s.fail_http(&call);
+    refused_with_503(&mut s, "callout failed");
+    let mut s = h.stream();
+    s.send_request_headers(REQ, false)
+        .send_request_body(chat("I am Alice Smith", true), true);
+    let call = s.http_calls().remove(0);
+    s.respond_http(
+        &call,
+        proxy_wasm_host::HttpCalloutResponse::new(500, &[], "{\"error\": \"boom\"}"),
+    );
+    let r = s.local_replies();
+    assert_eq!(r[0].code, 503);
+    assert!(
+        String::from_utf8_lossy(&r[0].body).ends_with("data: [DONE]\n\n"),
+        "SSE error for a streaming request"
+    );
+}
+
+#[test]
+fn mock_presidio_failure_fails_open_when_configured() {
+    let mut h = host(presidio_config(json!({"fail_open": true})));
+    let mut s = h.stream();
+    s.send_request_headers(REQ, false)
+        .send_request_body(chat(&format!("I am Alice Smith, {PHONE}"), false), true);
+    let call = s.http_calls().remove(0);
+    s.timeout_http(&call);
+    assert!(s.local_replies().is_empty());
+    let up: Value = serde_json::from_slice(&s.upstream().body()).unwrap();
+    // The built-in detectors still ran; the name was not found without the detector.
+    assert_eq!(up["messages"][0]["content"], "I am Alice Smith, [PHONE_1]");
+    assert_eq!(
+        h.metric("pii_redaction.external_failed"),
+        Some(proxy_wasm_host::shared::MetricValue::Counter(1))
+    );
+}
+
+#[test]
+fn mock_presidio_answer_with_offsets_beyond_the_text_is_a_failure() {
+    let mut h = host(presidio_config(json!({})));
+    let mut s = h.stream();
+    s.send_request_headers(REQ, false)
+        .send_request_body(chat("I am Alice", false), true);
+    let call = s.http_calls().remove(0);
+    let body = br#"[{"entity_type":"PERSON","start":5,"end":500,"score":0.9}]"#.to_vec();
+    s.respond_http(&call, ok_json(body));
+    refused_with_503(&mut s, "outside");
+}
+
+// ---- Non-OpenAI streams: the same bounded hold-back for Anthropic deltas and plain text.
+
+fn anthropic_sse(tokens: &[&str]) -> Vec<u8> {
+    let mut out = String::from("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"role\":\"assistant\",\"content\":[]}}\n\n");
+    out.push_str("event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n");
+    for t in tokens {
+        out.push_str(&format!(
+            "event: content_block_delta\ndata: {}\n\n",
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": t}})
+        ));
+    }
+    out.push_str(
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+    );
+    out.push_str("event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"}}\n\n");
+    out.push_str("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
+    out.into_bytes()
+}
+
+/// The text of an Anthropic stream, and whether every block's text arrived before its stop.
+fn anthropic_text(body: &[u8]) -> (String, bool) {
+    let mut text = String::new();
+    let mut stopped = false;
+    let mut ordered = true;
+    for e in ai_proto::sse::SseDecoder::decode_all(body).expect("valid SSE downstream") {
+        let v: Value = serde_json::from_str(&e.data).unwrap();
+        match v["type"].as_str() {
+            Some("content_block_delta") => {
+                ordered &= !stopped;
+                text.push_str(v["delta"]["text"].as_str().unwrap_or(""));
+            }
+            Some("content_block_stop") => stopped = true,
+            _ => {}
+        }
+    }
+    (text, ordered)
+}
+
+#[test]
+fn anthropic_stream_restored_at_every_split_point() {
+    let mut h = host(json!({}));
+    let answer = anthropic_sse(&["Calling [PH", "ONE", "_1] now", "."]);
+    for cut in 0..=answer.len() {
+        let mut s = h.stream();
+        let mut headers = REQ.to_vec();
+        headers[1] = (":path", "/v1/messages");
+        s.send_request_headers(&headers, false).send_request_body(
+            json!({"model": "claude", "stream": true, "max_tokens": 100,
+                   "messages": [{"role": "user", "content": format!("call {PHONE}")}]})
+            .to_string(),
+            true,
+        );
+        assert!(s.upstream().body_string().contains("[PHONE_1]"));
+        s.send_response_headers(
+            &[(":status", "200"), ("content-type", "text/event-stream")],
+            false,
+        )
+        .send_response_body(&answer[..cut], false)
+        .send_response_body(&answer[cut..], true);
+        let (text, ordered) = anthropic_text(&s.downstream().body());
+        assert_eq!(text, format!("Calling {PHONE} now."), "cut at {cut}");
+        assert!(
+            ordered,
+            "held text goes out before content_block_stop (cut {cut})"
+        );
+    }
+}

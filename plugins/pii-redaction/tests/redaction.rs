@@ -443,3 +443,200 @@ fn stream_restores_tool_arguments_and_reasoning() {
     let parsed: Value = serde_json::from_str(&args).expect("arguments stay valid JSON");
     assert_eq!(parsed["k"], "a\"b");
 }
+
+/// Anthropic Messages stream: text and tool-input deltas of two content blocks, cut anywhere.
+#[test]
+fn anthropic_stream_restored_at_every_split_point() {
+    let vault = vault_with(&[("PHONE", PHONE), ("SECRET", "a\"b")]);
+    let r = vault.restorer().unwrap();
+    let ev = |name: &str, d: Value| format!("event: {name}\ndata: {d}\n\n");
+    let delta = |i: u64, d: Value| {
+        ev(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": i, "delta": d}),
+        )
+    };
+    let upstream = [
+        ev(
+            "message_start",
+            json!({"type": "message_start", "message": {"id": "m"}}),
+        ),
+        delta(0, json!({"type": "text_delta", "text": "Call [PHO"})),
+        delta(0, json!({"type": "text_delta", "text": "NE_1"})),
+        delta(0, json!({"type": "text_delta", "text": "] then [PHONE_"})),
+        ev(
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": 0}),
+        ),
+        delta(
+            1,
+            json!({"type": "input_json_delta", "partial_json": "{\"k\":\"[SEC"}),
+        ),
+        delta(
+            1,
+            json!({"type": "input_json_delta", "partial_json": "RET_1]\"}"}),
+        ),
+        ev(
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": 1}),
+        ),
+        ev("message_stop", json!({"type": "message_stop"})),
+    ]
+    .concat();
+    let bytes = upstream.as_bytes();
+    for cut in 0..=bytes.len() {
+        let mut s = StreamRestorer::default();
+        let mut out = s.feed(&r, &bytes[..cut]);
+        out.extend(s.feed(&r, &bytes[cut..]));
+        out.extend(s.finish(&r));
+        let mut text = String::new();
+        let mut json_text = String::new();
+        let mut closed = [false; 2];
+        for e in ai_proto::sse::SseDecoder::decode_all(&out).unwrap() {
+            let v: Value = serde_json::from_str(&e.data).unwrap();
+            let i = v["index"].as_u64().unwrap_or(0) as usize;
+            match v["type"].as_str().unwrap() {
+                "content_block_delta" => {
+                    assert!(!closed[i], "delta after its block stopped (cut {cut})");
+                    assert_eq!(e.event.as_deref(), Some("content_block_delta"));
+                    text.push_str(v["delta"]["text"].as_str().unwrap_or(""));
+                    json_text.push_str(v["delta"]["partial_json"].as_str().unwrap_or(""));
+                }
+                "content_block_stop" => closed[i] = true,
+                _ => {}
+            }
+        }
+        // "[PHONE_" is not a placeholder: released at the block's end, unchanged.
+        assert_eq!(text, format!("Call {PHONE} then [PHONE_"), "cut at {cut}");
+        let args: Value = serde_json::from_str(&json_text).expect("tool input stays JSON");
+        assert_eq!(args["k"], "a\"b", "cut at {cut}");
+        assert!(s.max_held() < r.max_len());
+    }
+}
+
+/// Events whose data is plain text (no JSON) go through the same window.
+#[test]
+fn plain_text_stream_restored_at_every_split_point() {
+    let vault = vault_with(&[("EMAIL", EMAIL)]);
+    let r = vault.restorer().unwrap();
+    let upstream = "data: mail [EMA\n\ndata: IL_1] today\n\nevent: ping\ndata: x\n\n";
+    let bytes = upstream.as_bytes();
+    for cut in 0..=bytes.len() {
+        let mut s = StreamRestorer::default();
+        let mut out = s.feed(&r, &bytes[..cut]);
+        out.extend(s.feed(&r, &bytes[cut..]));
+        out.extend(s.finish(&r));
+        let text: String = ai_proto::sse::SseDecoder::decode_all(&out)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.event.is_none())
+            .map(|e| e.data)
+            .collect();
+        assert_eq!(text, format!("mail {EMAIL} today"), "cut at {cut}");
+    }
+}
+
+const PRESIDIO: &str = "outbound|3000||presidio-analyzer.dns";
+
+/// An external detector's findings (Presidio answer shape) merged with the built-ins: the same
+/// span found by both goes to the built-in (lower rule index), placeholders are numbered per
+/// entity type across messages, and a string visited twice gets them once.
+#[test]
+fn external_findings_merge_with_builtins_deterministically() {
+    let c = cfg(json!({
+        "deny_jsonpath": ["$.messages[0].content"],
+        "external_detector": {"cluster": PRESIDIO,
+            "entities": {"PERSON": "replace", "PHONE_NUMBER": {"action": "mask", "mask_prefix": 2}}}
+    }));
+    let compiled = c.compiled().unwrap();
+    let ext = compiled
+        .external
+        .as_ref()
+        .expect("external detector compiled");
+    assert_eq!(ext.authority, "presidio-analyzer.dns");
+    assert_eq!((ext.path.as_str(), ext.timeout_ms), ("/analyze", 500));
+    let body = json!({"messages": [
+        {"role": "user", "content": format!("Alice Smith {PHONE}")},
+        {"role": "user", "content": "Bob, not Alice Smith"}]});
+    let mut parsed = pii_redaction::request::parse(&c, body.to_string().as_bytes()).unwrap();
+    let texts = parsed.texts(&c, compiled);
+    // messages[0] is visited by OpenAI mode and by the JSON path.
+    assert_eq!(texts.len(), 3);
+    let joined = pii_redaction::external::Joined::new(&texts);
+    let at = |needle: &str, from: usize| {
+        let b = joined.text[from..].find(needle).unwrap() + from;
+        let s = joined.text[..b].chars().count();
+        (s, s + needle.chars().count(), b + needle.len())
+    };
+    let mut answer = Vec::new();
+    let mut from = 0;
+    for (needle, kind) in [
+        ("Alice Smith", "PERSON"),
+        (PHONE, "PHONE_NUMBER"),
+        ("Bob", "PERSON"),
+        ("Alice Smith", "PERSON"),
+        ("Alice Smith", "PERSON"),
+    ] {
+        let (s, e, next) = at(needle, from);
+        from = next;
+        answer.push(json!({"entity_type": kind, "start": s, "end": e, "score": 0.85}));
+    }
+    let answer = serde_json::to_vec(&answer).unwrap();
+    let found = ext.findings(&texts, &joined, 200, &answer).unwrap();
+    let mut vault = Vault::default();
+    let mut report = Report::default();
+    let out = parsed.redact(
+        &c,
+        compiled,
+        &mut vault,
+        &mut report,
+        Some((&texts, &found)),
+    );
+    let v = rewritten(out.outcome);
+    assert_eq!(v["messages"][0]["content"], "[PERSON_1] [PHONE_1]");
+    assert_eq!(v["messages"][1]["content"], "[PERSON_2], not [PERSON_1]");
+    assert_eq!(report.counts["external_person"], 3);
+    assert_eq!(report.counts["cn_mobile"], 1);
+    assert!(!report.counts.contains_key("external_phone_number"));
+}
+
+#[test]
+fn external_detector_config_errors_name_the_field() {
+    for (ext, field) in [
+        (json!({"cluster": ""}), "external_detector.cluster"),
+        (
+            json!({"cluster": PRESIDIO, "timeout_ms": 0}),
+            "external_detector.timeout_ms",
+        ),
+        (
+            json!({"cluster": PRESIDIO, "path": "analyze"}),
+            "external_detector.path",
+        ),
+        (
+            json!({"cluster": PRESIDIO, "score_threshold": 2.0}),
+            "external_detector.score_threshold",
+        ),
+        (
+            json!({"cluster": PRESIDIO, "entities": {}}),
+            "external_detector.entities",
+        ),
+        (
+            json!({"cluster": PRESIDIO, "entities": {"person": "replace"}}),
+            "external_detector.entities.person",
+        ),
+    ] {
+        let c: Config = serde_json::from_value(json!({"external_detector": ext})).unwrap();
+        let err = c.compiled().err().expect("rejected").to_string();
+        assert!(err.contains(field), "{err} names {field}");
+    }
+    // Default entities: PERSON and LOCATION with the default action; fail policy inherited.
+    let c = cfg(json!({"fail_open": true, "default_action": "mask",
+        "external_detector": {"cluster": "presidio.local", "host": "presidio"}}));
+    let ext = c.compiled().unwrap().external.as_ref().unwrap();
+    assert!(ext.fail_open);
+    assert_eq!(ext.authority, "presidio");
+    assert_eq!(
+        ext.entities.keys().collect::<Vec<_>>(),
+        ["LOCATION", "PERSON"]
+    );
+}

@@ -1,14 +1,11 @@
-//! Everything with a fixed literal start, found in one Aho-Corasick pass: API keys and tokens,
-//! JWTs, private key blocks and credentials in URLs. Only ASCII anchors, so the automaton's
-//! prefilter skips CJK text quickly (plates are found in the token pass instead).
-
-use std::sync::OnceLock;
-
-use aho_corasick::{AhoCorasick, MatchKind};
+//! Everything with a fixed literal start: API keys and tokens and JWTs (checked at word starts
+//! by the token pass, no pass of their own), private key blocks and credentials in URLs (two
+//! memmem passes).
 
 use super::{left_boundary, right_boundary, Builtin, Hit};
 
-pub const KINDS: [Builtin; 9] = [
+/// Kinds found by `at_word_start`.
+pub const WORD_START_KINDS: [Builtin; 7] = [
     Builtin::OpenaiKey,
     Builtin::AnthropicKey,
     Builtin::AwsAccessKey,
@@ -16,8 +13,6 @@ pub const KINDS: [Builtin; 9] = [
     Builtin::GithubToken,
     Builtin::SlackToken,
     Builtin::Jwt,
-    Builtin::PrivateKey,
-    Builtin::UrlCredentials,
 ];
 
 #[derive(Clone, Copy)]
@@ -30,42 +25,6 @@ enum Anchor {
     GithubPat,
     Slack,
     Jwt,
-    PrivateKey,
-    Url,
-}
-
-fn automaton() -> Option<&'static (AhoCorasick, Vec<Anchor>)> {
-    static AC: OnceLock<Option<(AhoCorasick, Vec<Anchor>)>> = OnceLock::new();
-    AC.get_or_init(|| {
-        let mut pats: Vec<String> = Vec::new();
-        let mut kinds = Vec::new();
-        let mut add = |p: &str, k: Anchor| {
-            pats.push(p.to_string());
-            kinds.push(k);
-        };
-        add("sk-ant-", Anchor::Anthropic);
-        add("sk-", Anchor::OpenAi);
-        for p in ["AKIA", "ASIA", "ABIA", "ACCA"] {
-            add(p, Anchor::Aws);
-        }
-        add("LTAI", Anchor::Aliyun);
-        for p in ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"] {
-            add(p, Anchor::GithubClassic);
-        }
-        add("github_pat_", Anchor::GithubPat);
-        for p in ["xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xoxe-"] {
-            add(p, Anchor::Slack);
-        }
-        add("eyJ", Anchor::Jwt);
-        add("-----BEGIN ", Anchor::PrivateKey);
-        add("://", Anchor::Url);
-        AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(&pats)
-            .ok()
-            .map(|ac| (ac, kinds))
-    })
-    .as_ref()
 }
 
 fn run(t: &[u8], from: usize, ok: impl Fn(u8) -> bool) -> usize {
@@ -84,23 +43,54 @@ fn b64url(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
 }
 
-pub fn scan(t: &[u8], out: &mut Vec<Hit>) {
-    let Some((ac, kinds)) = automaton() else {
-        return;
+/// The anchors that start a word, checked by the word-start pass of `tokens` at each word
+/// start: a switch on the first byte, so text without keys costs one comparison per word.
+pub fn at_word_start(t: &[u8], s: usize, out: &mut Vec<Hit>) {
+    let rest = &t[s..];
+    let four = rest.get(..4).unwrap_or(&[]);
+    let (anchor, len) = match t[s] {
+        b's' if rest.starts_with(b"sk-ant-") => (Anchor::Anthropic, 7),
+        b's' if rest.starts_with(b"sk-") => (Anchor::OpenAi, 3),
+        b'A' if matches!(four, b"AKIA" | b"ASIA" | b"ABIA" | b"ACCA") => (Anchor::Aws, 4),
+        b'L' if four == b"LTAI" => (Anchor::Aliyun, 4),
+        b'g' if rest.starts_with(b"github_pat_") => (Anchor::GithubPat, 11),
+        b'g' if matches!(four, b"ghp_" | b"gho_" | b"ghu_" | b"ghs_" | b"ghr_") => {
+            (Anchor::GithubClassic, 4)
+        }
+        b'x' if rest.starts_with(b"xox")
+            && matches!(
+                rest.get(3..5),
+                Some(b"b-" | b"p-" | b"a-" | b"r-" | b"s-" | b"e-")
+            ) =>
+        {
+            (Anchor::Slack, 5)
+        }
+        b'e' if rest.starts_with(b"eyJ") => (Anchor::Jwt, 3),
+        _ => return,
     };
+    if let Some(h) = check(t, s, s + len, anchor) {
+        out.push(h);
+    }
+}
+
+/// The anchors found anywhere, not only at word starts: credentials in URLs (`://`) and
+/// private key blocks. Two memmem passes, which skip text without them quickly.
+pub fn scan_inner(t: &[u8], out: &mut Vec<Hit>) {
+    for p in memchr::memmem::find_iter(t, b"://") {
+        if let Some(h) = url_credentials(t, p, p + 3) {
+            out.push(h);
+        }
+    }
+    const BEGIN: &[u8] = b"-----BEGIN ";
     let mut pos = 0;
-    while pos < t.len() {
-        let Some(m) = ac.find(&t[pos..]) else { break };
-        let (s, p_end) = (pos + m.start(), pos + m.end());
-        let hit = kinds
-            .get(m.pattern().as_usize())
-            .and_then(|k| check(t, s, p_end, *k));
-        match hit {
+    while let Some(off) = memchr::memmem::find(&t[pos..], BEGIN) {
+        let s = pos + off;
+        match private_key(t, s, s + BEGIN.len()) {
             Some(h) => {
-                pos = h.end.max(p_end);
+                pos = h.end.max(s + BEGIN.len());
                 out.push(h);
             }
-            None => pos = p_end,
+            None => pos = s + BEGIN.len(),
         }
     }
 }
@@ -152,8 +142,6 @@ fn check(t: &[u8], s: usize, p: usize, a: Anchor) -> Option<Hit> {
             hit(s, e, Builtin::SlackToken)
         }
         Anchor::Jwt => jwt(t, s, p, lb),
-        Anchor::PrivateKey => private_key(t, s, p),
-        Anchor::Url => url_credentials(t, s, p),
     }
 }
 
@@ -173,18 +161,20 @@ fn jwt(t: &[u8], s: usize, p: usize, lb: bool) -> Option<Hit> {
     hit(s, e, Builtin::Jwt)
 }
 
-/// `-----BEGIN ... PRIVATE KEY-----` through the matching END line; without an END line the
-/// rest of the text is key material and is taken whole.
+/// `-----BEGIN ... PRIVATE KEY-----` through the matching END line (also when the block was
+/// pasted on one line); without an END line the rest of the text is key material and is taken
+/// whole.
 fn private_key(t: &[u8], s: usize, p: usize) -> Option<Hit> {
-    let line_end = p + memchr::memchr(b'\n', &t[p..]).unwrap_or(t.len() - p);
-    let head = &t[p..line_end];
-    let is_private = memchr::memmem::find(head, b"PRIVATE KEY-----").is_some();
-    if !is_private {
+    // The label ends at the next `-----`: `RSA PRIVATE KEY`, `OPENSSH PRIVATE KEY`, ...
+    let close = p + memchr::memmem::find(&t[p..], b"-----")?;
+    let label = &t[p..close];
+    if !label.ends_with(b"PRIVATE KEY") || memchr::memchr(b'\n', label).is_some() {
         return None;
     }
-    let end = match memchr::memmem::find(&t[line_end..], b"-----END ") {
+    let body = close + 5;
+    let end = match memchr::memmem::find(&t[body..], b"-----END ") {
         Some(off) => {
-            let e0 = line_end + off + 9;
+            let e0 = body + off + 9;
             match memchr::memmem::find(&t[e0..], b"-----") {
                 Some(o) => e0 + o + 5,
                 None => t.len(),

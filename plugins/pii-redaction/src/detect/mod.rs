@@ -166,8 +166,9 @@ impl BuiltinSet {
 pub fn scan(text: &str, set: &BuiltinSet, out: &mut Vec<Hit>) {
     let bytes = text.as_bytes();
     let start = out.len();
-    if set.any(&tokens::KINDS) {
-        tokens::scan(bytes, out);
+    let word_anchors = set.any(&anchors::WORD_START_KINDS);
+    if set.any(&tokens::KINDS) || word_anchors {
+        tokens::scan(bytes, set.any(&tokens::KINDS), word_anchors, out);
     }
     if set.is_on(Builtin::Email) {
         email::scan(bytes, out);
@@ -175,8 +176,8 @@ pub fn scan(text: &str, set: &BuiltinSet, out: &mut Vec<Hit>) {
     if set.any(&net::KINDS) {
         net::scan(text, out);
     }
-    if set.any(&anchors::KINDS) {
-        anchors::scan(bytes, out);
+    if set.is_on(Builtin::PrivateKey) || set.is_on(Builtin::UrlCredentials) {
+        anchors::scan_inner(bytes, out);
     }
     // Scanners of a shared pass report every kind they know; drop the disabled ones here.
     let mut i = start;

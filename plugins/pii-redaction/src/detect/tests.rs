@@ -196,10 +196,15 @@ fn scanner_costs() {
             t.len() as f64 / per.as_secs_f64() / 1e6
         );
     };
-    time("tokens", &|o| tokens::scan(t, o));
+    time("tokens", &|o| tokens::scan(t, true, false, o));
+    time("tokens + word-start anchors", &|o| {
+        tokens::scan(t, true, true, o)
+    });
     time("email", &|o| email::scan(t, o));
     time("net", &|o| net::scan(&text, o));
-    time("anchors", &|o| anchors::scan(t, o));
+    time("anchors inside words (URL, private key)", &|o| {
+        anchors::scan_inner(t, o)
+    });
     time("fold", &|_| {
         std::hint::black_box(crate::normalize::fold(&text));
     });

@@ -34,21 +34,55 @@ static WORD: [bool; 256] = {
     w
 };
 
-pub fn scan(t: &[u8], out: &mut Vec<Hit>) {
+/// Byte classes of the word-start pass, one table lookup per byte.
+const SKIP: u8 = 0;
+/// A word byte that starts nothing of ours (lower case, `_`): the word is skipped whole.
+const WORD_ONLY: u8 = 1;
+/// Digit or upper-case letter: numbers, IBANs, passports, plates.
+const LEAD: u8 = 2;
+const PLUS: u8 = 3;
+
+static CLASS: [u8; 256] = {
+    let mut c = [SKIP; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        c[i] = if b.is_ascii_digit() || b.is_ascii_uppercase() {
+            LEAD
+        } else if b.is_ascii_alphanumeric() || b == b'_' {
+            WORD_ONLY
+        } else if b == b'+' {
+            PLUS
+        } else {
+            SKIP
+        };
+        i += 1;
+    }
+    c
+};
+
+/// The word-start pass. `tokens`: run this module's detectors; `anchors`: check the word-start
+/// anchors (API keys, tokens, JWTs) at each word start too, so one pass serves both.
+pub fn scan(t: &[u8], tokens: bool, anchors: bool, out: &mut Vec<Hit>) {
     let mut i = 0;
     while i < t.len() {
-        let b = t[i];
-        if !WORD[b as usize] && b != b'+' {
+        let class = CLASS[t[i] as usize];
+        if class == SKIP {
+            // Most prompt bytes that are not in words are spaces, punctuation and CJK text.
             i += 1;
             continue;
         }
         // At a word start (or `+`): the previous byte is not a word byte, because words are
         // skipped whole below.
-        let starts = (b.is_ascii_digit() || b == b'+' || b.is_ascii_uppercase())
-            && !preceded_by_joiner(t, i);
+        if anchors {
+            let w = if class == PLUS { i + 1 } else { i };
+            if w < t.len() && WORD[t[w] as usize] {
+                super::anchors::at_word_start(t, w, out);
+            }
+        }
         let mut j = i + 1;
-        if starts && left_boundary(t, i) {
-            let next = if b.is_ascii_uppercase() {
+        if tokens && class != WORD_ONLY && !preceded_by_joiner(t, i) && left_boundary(t, i) {
+            let next = if class == LEAD && t[i].is_ascii_uppercase() {
                 if let Some(h) = plate(t, i) {
                     out.push(h);
                 }
@@ -352,6 +386,10 @@ fn passport(tok: &[u8]) -> bool {
 /// optional `·` or space and 5 characters (6 for new-energy plates, D or F first or last).
 fn plate(t: &[u8], p: usize) -> Option<Hit> {
     let s = p.checked_sub(3)?;
+    // Cheap reject for the common case (an ASCII byte before the letter): no UTF-8 decoding.
+    if t[p - 1] < 0x80 || !(0xE0..0xF0).contains(&t[s]) {
+        return None;
+    }
     let prov = std::str::from_utf8(&t[s..p]).ok()?;
     if !PROVINCES.contains(prov) {
         return None;
