@@ -188,6 +188,25 @@ pub fn pending_callouts() -> usize {
     REGISTRY.with(|r| r.borrow().callouts.len())
 }
 
+/// Runs `f` with the root of the running stream as the active context, in the SDK and in the
+/// host, so callouts dispatched in `f` belong to the root: their answers go to the root's
+/// `on_http_call_response` / `on_redis_call_response` and outlive the stream (a stream's own
+/// callouts are dropped when it ends). Outside a stream (root code, no context) it just runs `f`.
+pub fn as_root<R>(f: impl FnOnce() -> R) -> R {
+    let active = active_context_id();
+    let root = REGISTRY.with(|r| r.borrow().streams.get(&active).map(|s| s.root_id));
+    let Some(root) = root else {
+        return f();
+    };
+    let _ = crate::host::host().set_effective_context(root);
+    let out = {
+        let _active = ActiveGuard::enter(root);
+        f()
+    };
+    let _ = crate::host::host().set_effective_context(active);
+    out
+}
+
 /// Forgets every context, callout and the factory on this thread. For tests.
 pub fn reset() {
     let old = REGISTRY.with(|r| std::mem::take(&mut *r.borrow_mut()));

@@ -21,6 +21,8 @@ struct Script {
     header_action: Option<HeaderAction>,
     data_action: Option<DataAction>,
     http_call: Option<HttpRequest>,
+    /// Dispatch `http_call` with `dispatcher::as_root` (the answer goes to the root).
+    call_as_root: bool,
     redis_eval: bool,
     /// Password for a `GET k` sent from the request headers; `Some("")` means no credentials.
     redis_get: Option<&'static str>,
@@ -88,7 +90,12 @@ impl HttpContext for Stream {
         event(format!("{} req_headers {n} {eos}", self.id));
         let s = script();
         if let Some(req) = &s.http_call {
-            let token = req.dispatch("outbound|80||llm.dns").unwrap();
+            let send = || req.dispatch("outbound|80||llm.dns").unwrap();
+            let token = if s.call_as_root {
+                higress_sdk::dispatcher::as_root(send)
+            } else {
+                send()
+            };
             event(format!("{} dispatched {token}", self.id));
         }
         if s.redis_eval {
@@ -368,6 +375,26 @@ fn http_callout_is_routed_to_its_stream_with_effective_context() {
         ]
     );
     assert_eq!(fake.effective_contexts(), vec![3, 2]);
+    assert_eq!(higress_sdk::dispatcher::pending_callouts(), 0);
+}
+
+#[test]
+fn callout_sent_as_root_is_answered_on_the_root_after_the_stream_ended() {
+    let fake = setup(Script {
+        call_as_root: true,
+        ..with_call()
+    });
+    proxy_on_context_create(2, 1);
+    proxy_on_request_headers(2, 1, 0);
+    let token = fake.http_calls()[0].token;
+    // The host saw the call made by the root, then the stream was effective again.
+    assert_eq!(fake.effective_contexts(), vec![1, 2]);
+    proxy_on_log(2);
+    proxy_on_delete(2);
+    events();
+    fake.set_http_call_response_headers(&[(":status", "201")]);
+    proxy_on_http_call_response(1, token, 1, 0, 0);
+    assert_eq!(events(), [format!("root http {token} Ok(201)")]);
     assert_eq!(higress_sdk::dispatcher::pending_callouts(), 0);
 }
 
