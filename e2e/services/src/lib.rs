@@ -4,3 +4,4 @@
 pub mod chroma;
 pub mod redis;
 pub mod resp;
+mod script;
