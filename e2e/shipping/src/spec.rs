@@ -1,7 +1,7 @@
 //! A plugin's market metadata (`spec.yaml`, Higress "Wasm Plugin Image Specification") and the
 //! configuration examples of its READMEs.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
 /// Phases a WasmPlugin accepts (CRD enum).
@@ -130,6 +130,87 @@ impl PluginSpec {
             _ => ("默认阶段", "Default Phase"),
         }
     }
+}
+
+/// The headings of the configuration-example section, as Higress READMEs word them.
+const EXAMPLE_SECTIONS: [&str; 2] = ["## Configuration Example", "## 配置示例"];
+
+/// The complete plugin configurations of a README's example section: each ```yaml block, split
+/// into its `---` documents, minus whole Kubernetes resources. Strict, unlike [`yaml_blocks`]: a
+/// block that is not a YAML map is an error, so a broken example cannot slip through unchecked.
+pub fn example_configs(markdown: &str) -> Result<Vec<Value>, String> {
+    let section = EXAMPLE_SECTIONS
+        .iter()
+        .find_map(|h| markdown.split_once(&format!("{h}\n")))
+        .map(|(_, rest)| rest.split("\n## ").next().unwrap_or_default())
+        .ok_or("no configuration-example section")?;
+    let mut configs = Vec::new();
+    for block in section.split("```yaml\n").skip(1) {
+        let block = block.split("```").next().unwrap_or_default();
+        for doc in block.split("\n---\n").filter(|d| !d.trim().is_empty()) {
+            let v: Value = serde_norway::from_str(doc)
+                .map_err(|e| format!("example is not YAML ({e}):\n{doc}"))?;
+            if !v.is_object() {
+                return Err(format!("example is not a map:\n{doc}"));
+            }
+            if !(v.get("kind").is_some() && v.get("apiVersion").is_some()) {
+                configs.push(v);
+            }
+        }
+    }
+    Ok(configs)
+}
+
+/// A value the property's schema allows: its `example`, else its first `enum` value, else a
+/// value of its type inside `minimum`/`maximum`. Tests feed these to the plugin's own config
+/// type to prove the spec describes what the plugin really accepts.
+pub fn sample_value(schema: &Value) -> Value {
+    if let Some(example) = schema.get("example") {
+        return example.clone();
+    }
+    if let Some(first) = schema.get("enum").and_then(|e| e.get(0)) {
+        return first.clone();
+    }
+    let (min, max) = (schema.get("minimum"), schema.get("maximum"));
+    match schema.get("type").and_then(Value::as_str) {
+        Some("boolean") => json!(false),
+        Some("integer") => {
+            let min = min.and_then(Value::as_i64).unwrap_or(1);
+            let max = max.and_then(Value::as_i64).unwrap_or(i64::MAX);
+            json!(200.clamp(min, max.max(min)))
+        }
+        Some("number") => {
+            let min = min.and_then(Value::as_f64).unwrap_or(0.0);
+            json!(max
+                .and_then(Value::as_f64)
+                .map_or(min + 1.0, |max| (min + max) / 2.0))
+        }
+        Some("string") => json!("x"),
+        Some("array") => json!([]),
+        _ => json!({}),
+    }
+}
+
+/// The properties of an object schema, in spec order.
+pub fn properties(schema: &Value) -> Vec<(&str, &Value)> {
+    schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .map(|p| p.iter().map(|(k, v)| (k.as_str(), v)).collect())
+        .unwrap_or_default()
+}
+
+/// The field names nested inside a property: those of its object and of the objects in its
+/// arrays, at any depth.
+pub fn nested_field_names(schema: &Value) -> Vec<&str> {
+    let mut names = Vec::new();
+    for node in [Some(schema), schema.get("items")].into_iter().flatten() {
+        for (name, prop) in properties(node) {
+            names.push(name);
+            names.extend(nested_field_names(prop));
+        }
+    }
+    names
 }
 
 /// `a.b.c` lookup in a JSON value.

@@ -4,7 +4,7 @@
 //! Plugins join as their spec.yaml lands.
 
 use serde_json::{json, Value};
-use shipping::spec::{PluginSpec, PHASES};
+use shipping::spec::{example_configs, nested_field_names, properties, PluginSpec, PHASES};
 use shipping::workspace_dir;
 
 fn specs() -> Vec<PluginSpec> {
@@ -112,6 +112,82 @@ fn phase_and_priority_agree_with_readmes_and_chart() {
             "{}: chart version",
             s.name
         );
+    }
+}
+
+/// The sections the Higress plugin market and console expect, in both languages, and every field
+/// the schema lists documented in both READMEs.
+#[test]
+fn readmes_have_the_market_sections_and_document_every_field() {
+    for s in specs() {
+        for (file, sections) in [
+            (
+                "README.md",
+                ["## 功能说明", "## 运行属性", "## 配置字段", "## 配置示例"],
+            ),
+            (
+                "README_EN.md",
+                [
+                    "## Function Description",
+                    "## Execution Properties",
+                    "## Configuration Fields",
+                    "## Configuration Example",
+                ],
+            ),
+        ] {
+            let text = s.readme(file);
+            assert!(
+                text.starts_with("---\ntitle:"),
+                "{}: {file} front matter",
+                s.name
+            );
+            for section in sections {
+                assert!(text.contains(section), "{}: {file} lacks {section}", s.name);
+            }
+            // A top-level field has its own row; a nested one is named in its parent's row
+            // or in the text.
+            let mut undocumented = Vec::new();
+            for (name, prop) in properties(&s.config_schema) {
+                if !text.contains(&format!("| `{name}` |")) {
+                    undocumented.push(name);
+                }
+                undocumented.extend(
+                    nested_field_names(prop)
+                        .into_iter()
+                        .filter(|n| !mentions_word(&text, n)),
+                );
+            }
+            assert!(
+                undocumented.is_empty(),
+                "{}: {file} does not document {undocumented:?}",
+                s.name
+            );
+        }
+    }
+}
+
+/// `word` occurs in `text` as a whole identifier (not inside a longer one).
+fn mentions_word(text: &str, word: &str) -> bool {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    text.match_indices(word).any(|(at, _)| {
+        !text[..at].chars().next_back().is_some_and(ident)
+            && !text[at + word.len()..].chars().next().is_some_and(ident)
+    })
+}
+
+#[test]
+fn every_readme_has_complete_config_examples() {
+    for s in specs() {
+        for file in ["README.md", "README_EN.md"] {
+            let examples = example_configs(&s.readme(file))
+                .unwrap_or_else(|e| panic!("{}: {file}: {e}", s.name));
+            assert!(
+                examples.len() >= 2,
+                "{}: {file} has {} config examples, want at least two",
+                s.name,
+                examples.len()
+            );
+        }
     }
 }
 
