@@ -3,15 +3,14 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::thread::JoinHandle;
 
-use tokio::sync::oneshot;
+use e2e_http_server::ServerThread;
 
 use crate::error::Error;
 use crate::model::Model;
 use crate::model_dir;
 use crate::queue::{Queue, Stats};
-use crate::server::serve;
+use crate::routes;
 
 /// Inputs merged into one batch at most (a batch runs as several padded forward passes).
 pub const DEFAULT_MAX_BATCH: usize = 256;
@@ -33,41 +32,18 @@ impl Default for Options {
 }
 
 pub struct Handle {
-    addr: SocketAddr,
+    server: ServerThread,
     queue: Queue,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
 }
 
 /// Loads the model from `model_dir`, binds `options.listen` and serves until the handle is dropped.
 pub fn spawn(model_dir: &Path, options: Options) -> Result<Handle, Error> {
     let queue = Queue::start(Model::load(model_dir)?, options.max_batch)?;
-    let listener = std::net::TcpListener::bind(options.listen)?;
-    listener.set_nonblocking(true)?;
-    let addr = listener.local_addr()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("embedding-server")
-        .enable_all()
-        .build()?;
-    let (tx, rx) = oneshot::channel::<()>();
     let served = queue.clone();
-    let thread = std::thread::Builder::new()
-        .name("embedding-server-main".into())
-        .spawn(move || {
-            runtime.block_on(async move {
-                match tokio::net::TcpListener::from_std(listener) {
-                    Ok(listener) => serve(listener, served, async { _ = rx.await }).await,
-                    Err(e) => eprintln!("embedding-server: cannot register listener: {e}"),
-                }
-            });
-        })?;
-    Ok(Handle {
-        addr,
-        queue,
-        shutdown: Some(tx),
-        thread: Some(thread),
-    })
+    let server = ServerThread::spawn("embedding-server", options.listen, move |req| {
+        routes::handle(served.clone(), req)
+    })?;
+    Ok(Handle { server, queue })
 }
 
 /// Finds the model (installing the wheel into the repo's `.cache/` if needed, see
@@ -109,12 +85,12 @@ pub fn skip_if_unavailable<T>(test: &str, result: Result<T, Error>) -> Option<T>
 
 impl Handle {
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// `http://127.0.0.1:PORT`, to which `/v1/embeddings`, `/embed` or `/api/embed` is appended.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.base_url()
     }
 
     /// Requests, merged batches and inputs so far.
@@ -123,22 +99,7 @@ impl Handle {
     }
 
     /// Stops accepting, drops open connections and waits for the server thread.
-    pub fn shutdown(mut self) {
-        self.stop();
-    }
-
-    fn stop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for Handle {
-    fn drop(&mut self) {
-        self.stop();
+    pub fn shutdown(self) {
+        self.server.shutdown();
     }
 }

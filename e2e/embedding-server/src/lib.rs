@@ -18,7 +18,6 @@ pub mod model;
 pub mod model_dir;
 pub mod queue;
 pub mod routes;
-pub mod server;
 
 pub use error::Error;
 pub use handle::{skip_if_unavailable, spawn, spawn_default, spawn_or_skip, Handle, Options};

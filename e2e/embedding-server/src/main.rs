@@ -1,4 +1,3 @@
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,7 +6,7 @@ use embedding_server::handle::DEFAULT_MAX_BATCH;
 use embedding_server::model::Model;
 use embedding_server::model_dir;
 use embedding_server::queue::Queue;
-use embedding_server::server::serve;
+use embedding_server::routes;
 
 const USAGE: &str = "\
 usage: embedding-server [--listen ADDR] [--model-dir DIR] [--max-batch N]
@@ -78,37 +77,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("embedding-server: cannot start runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async move {
-        let listener = match tokio::net::TcpListener::bind(args.listen).await {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("embedding-server: cannot bind {}: {e}", args.listen);
-                return ExitCode::FAILURE;
-            }
-        };
-        let addr = match listener.local_addr() {
-            Ok(a) => a,
-            Err(e) => {
-                eprintln!("embedding-server: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
-        eprintln!("embedding-server: model {}", dir.display());
-        // Scripts start the server on port 0 and read this one line to learn where it is.
-        println!("listening on http://{addr}");
-        let _ = std::io::stdout().flush();
-        serve(listener, queue, std::future::pending()).await;
-        ExitCode::SUCCESS
+    eprintln!("embedding-server: model {}", dir.display());
+    e2e_http_server::run_main("embedding-server", args.listen, move |req| {
+        routes::handle(queue.clone(), req)
     })
 }

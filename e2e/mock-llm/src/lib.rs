@@ -18,7 +18,6 @@ pub mod handle;
 pub mod request;
 pub mod response;
 pub mod routes;
-pub mod server;
 pub mod state;
 pub mod tokens;
 
