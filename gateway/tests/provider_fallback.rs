@@ -28,25 +28,8 @@ fn plugin_wasm() -> &'static PathBuf {
             "provider-fallback",
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        let dir = tempdir("pf-warm");
         let docs = wasmplugin("provider-fallback", &wasm, 120, "FAIL_OPEN", "{}");
-        let yaml = config(&[(LLM, refused_addr())], &simple_routes(), &docs);
-        std::fs::write(dir.join("gateway.yaml"), yaml).unwrap();
-        let out = std::process::Command::new(binary())
-            .arg("--config")
-            .arg(dir.join("gateway.yaml"))
-            .arg("--check")
-            .env(
-                "PROXY_WASM_HOST_CACHE",
-                std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("wasm-cache"),
-            )
-            .output()
-            .expect("gateway --check");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        warm_module_cache(&config(&[(LLM, refused_addr())], &simple_routes(), &docs));
         wasm
     })
 }
@@ -107,6 +90,17 @@ fn gateway(
     Gateway::start(&config(&clusters, &routes, &docs))
 }
 
+/// The usual setup: the primary, one fallback group holding the backup mock, a 15 s route timeout.
+fn gateway_with_backup(primary: &MockHandle, backup: &MockHandle, extra: Value) -> Gateway {
+    gateway(
+        primary.addr(),
+        &[(BACKUP, backup.addr())],
+        json!([{"providers": [provider("backup", BACKUP, "backup-model", 5000)]}]),
+        "15s",
+        extra,
+    )
+}
+
 fn chat(stream: bool) -> Vec<u8> {
     let mut v = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "Say hello"}]});
     if stream {
@@ -164,13 +158,7 @@ fn metric(gw: &Gateway, name: &str) -> u64 {
 fn mock_provider_429_then_success_on_the_second() {
     let primary = mock(Some("status=429,retry-after=1"), 1.0);
     let backup = healthy();
-    let gw = gateway(
-        primary.addr(),
-        &[(BACKUP, backup.addr())],
-        json!([{"providers": [provider("backup", BACKUP, "backup-model", 5000)]}]),
-        "15s",
-        json!({}),
-    );
+    let gw = gateway_with_backup(&primary, &backup, json!({}));
     let got = post(&gw, false);
     assert_eq!(got.0, 200, "{}", String::from_utf8_lossy(&got.2));
     assert_eq!(model_of(&got), "backup-model");
@@ -294,11 +282,9 @@ fn mock_provider_slow_first_token_falls_back_at_the_first_byte_timeout() {
     })
     .expect("mock-llm");
     let backup = healthy();
-    let gw = gateway(
-        primary.addr(),
-        &[(BACKUP, backup.addr())],
-        json!([{"providers": [provider("backup", BACKUP, "backup-model", 5000)]}]),
-        "15s",
+    let gw = gateway_with_backup(
+        &primary,
+        &backup,
         json!({"primary": {"name": "primary", "firstByteTimeout": 300}}),
     );
     for stream in [true, false] {
@@ -327,13 +313,7 @@ fn mock_provider_slow_first_token_falls_back_at_the_first_byte_timeout() {
 fn mock_provider_reset_before_headers_falls_back_and_reset_mid_stream_is_not_a_clean_end() {
     let primary = mock(Some("reset-before-headers"), 1.0);
     let backup = healthy();
-    let gw = gateway(
-        primary.addr(),
-        &[(BACKUP, backup.addr())],
-        json!([{"providers": [provider("backup", BACKUP, "backup-model", 5000)]}]),
-        "15s",
-        json!({}),
-    );
+    let gw = gateway_with_backup(&primary, &backup, json!({}));
     let got = post(&gw, false);
     assert_eq!(got.0, 200);
     assert_eq!(model_of(&got), "backup-model");
@@ -395,13 +375,7 @@ fn mock_provider_error_inside_a_200_stream() {
     // error-event=0: the stream's first data event is the error: fall back before any byte.
     let primary = mock(Some("error-event=0"), 1.0);
     let backup = healthy();
-    let gw = gateway(
-        primary.addr(),
-        &[(BACKUP, backup.addr())],
-        json!([{"providers": [provider("backup", BACKUP, "backup-model", 5000)]}]),
-        "15s",
-        json!({}),
-    );
+    let gw = gateway_with_backup(&primary, &backup, json!({}));
     let got = post(&gw, true);
     assert_eq!(got.0, 200);
     let text = String::from_utf8(got.2).unwrap();
@@ -436,11 +410,9 @@ fn mock_provider_error_inside_a_200_stream() {
 fn mock_provider_breaker_open_skips_the_bad_provider() {
     let primary = mock(Some("status=503"), 1.0);
     let backup = healthy();
-    let gw = gateway(
-        primary.addr(),
-        &[(BACKUP, backup.addr())],
-        json!([{"providers": [provider("backup", BACKUP, "backup-model", 5000)]}]),
-        "15s",
+    let gw = gateway_with_backup(
+        &primary,
+        &backup,
         json!({"failover": {"failureThreshold": 2, "cooldown": 60000}}),
     );
     for _ in 0..6 {
@@ -512,13 +484,7 @@ fn half_failing_primary_under_load(n: usize, concurrency: usize) {
     let backup = healthy();
     // The breaker is off here so that the primary keeps taking half-failing traffic: this
     // measures what a fallback answer costs, not how well the breaker avoids it.
-    let gw = gateway(
-        primary.addr(),
-        &[(BACKUP, backup.addr())],
-        json!([{"providers": [provider("backup", BACKUP, "backup-model", 5000)]}]),
-        "15s",
-        json!({"failover": {"enabled": false}}),
-    );
+    let gw = gateway_with_backup(&primary, &backup, json!({"failover": {"enabled": false}}));
     let results = load(&gw, n, concurrency);
     assert_eq!(results.len(), n);
     let failed: Vec<_> = results.iter().filter(|r| r.1 != 200).collect();

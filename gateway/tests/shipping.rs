@@ -60,21 +60,11 @@ fn module() -> &'static Path {
     WASM.get_or_init(|| {
         let wasm = proxy_wasm_host::build_support::build_wasm_plugin(&workspace_dir(), PLUGIN)
             .unwrap_or_else(|e| panic!("{e}"));
-        let dir = tempdir("warm");
-        let yaml = config(
+        warm_module_cache(&config(
             &[(LLM, "127.0.0.1:9".parse().unwrap())],
             &simple_routes(),
             &oci_doc(&format!("file://{}", wasm.display()), ""),
-        );
-        std::fs::write(dir.join("gateway.yaml"), yaml).unwrap();
-        run(Command::new(binary())
-            .arg("--check")
-            .arg("--config")
-            .arg(dir.join("gateway.yaml"))
-            .env(
-                "PROXY_WASM_HOST_CACHE",
-                Path::new(env!("CARGO_TARGET_TMPDIR")).join("wasm-cache"),
-            ));
+        ));
         wasm
     })
 }

@@ -40,28 +40,6 @@ fn plugin_doc(rule: &str) -> String {
     )
 }
 
-/// Compiles the plugin once into the gateways' module cache: a debug-build wasmtime takes longer
-/// than `Gateway::start`'s wait to compile it on a loaded machine.
-fn warm_module_cache(yaml: &str) {
-    let dir = tempdir("warm");
-    std::fs::write(dir.join("gateway.yaml"), yaml).unwrap();
-    let out = std::process::Command::new(binary())
-        .arg("--check")
-        .arg("--config")
-        .arg(dir.join("gateway.yaml"))
-        .env(
-            "PROXY_WASM_HOST_CACHE",
-            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("wasm-cache"),
-        )
-        .output()
-        .expect("gateway --check");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// The usage a client saw in its stream (it asked for it).
 fn usage_of(body: &[u8]) -> Option<u64> {
     String::from_utf8_lossy(body)

@@ -357,6 +357,30 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_higress-ai-gateway")
 }
 
+/// The module cache every gateway of a test binary shares.
+pub fn module_cache() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("wasm-cache")
+}
+
+/// Compiles the plugins of `yaml` into the gateways' module cache (`--check`): a debug-build
+/// wasmtime can take longer than `Gateway::start`'s wait to compile them on a loaded machine.
+pub fn warm_module_cache(yaml: &str) {
+    let dir = tempdir("warm");
+    std::fs::write(dir.join("gateway.yaml"), yaml).unwrap();
+    let out = Command::new(binary())
+        .arg("--check")
+        .arg("--config")
+        .arg(dir.join("gateway.yaml"))
+        .env("PROXY_WASM_HOST_CACHE", module_cache())
+        .output()
+        .expect("gateway --check");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn json_field(line: &str, msg: &str) -> Option<SocketAddr> {
     let v: serde_json::Value = serde_json::from_str(line).ok()?;
     if v["msg"] != msg {
@@ -376,10 +400,7 @@ impl Gateway {
             .arg(&config)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .env(
-                "PROXY_WASM_HOST_CACHE",
-                Path::new(env!("CARGO_TARGET_TMPDIR")).join("wasm-cache"),
-            )
+            .env("PROXY_WASM_HOST_CACHE", module_cache())
             .spawn()
             .map_err(|e| e.to_string())?;
         let stderr = Arc::new(Mutex::new(Vec::new()));
