@@ -69,6 +69,7 @@ mod tests {
             headers,
             cluster: "outbound|80||x.static".into(),
             timeout: None,
+            request_headers_to_add: Vec::new(),
         }
     }
 

@@ -426,7 +426,7 @@ impl Driver {
 
     /// Router `decodeHeaders`: pick the route (again, if the cache was cleared) and the cluster,
     /// and send the request.
-    fn start_upstream(&mut self, h: HeaderMap) {
+    fn start_upstream(&mut self, mut h: HeaderMap) {
         // The host counts clears: header edits only while `clear_route_cache` is on, and every
         // explicit `proxy_clear_route_cache`.
         let cleared = self.shared.borrow().info.route_cache_clears > 0;
@@ -474,6 +474,9 @@ impl Driver {
                 body
             }
         };
+        for header in &route.request_headers_to_add {
+            header.apply(&mut h);
+        }
         Stats::inc(&stats.upstream_rq_total);
         match client.send(&h, body) {
             Ok((fut, host)) => {

@@ -111,6 +111,70 @@ fn large_bodies_stream_both_ways_byte_exact() {
     assert!(seen.body == req_body, "request body differs");
 }
 
+/// Envoy's `request_headers_to_add` with each append action, as `make run` uses it to send a real
+/// provider's API key.
+#[test]
+fn route_request_headers_to_add_follow_envoy_append_actions() {
+    let up = start_upstream();
+    let routes = format!(
+        "  - name: keyed\n    cluster: \"{LLM}\"\n    requestHeadersToAdd:\n\
+         \x20   - {{key: Authorization, value: Bearer route-key, appendAction: OVERWRITE_IF_EXISTS_OR_ADD}}\n\
+         \x20   - {{key: x-tag, value: route}}\n\
+         \x20   - {{key: x-default, value: route, appendAction: ADD_IF_ABSENT}}\n\
+         \x20   - {{key: x-only-if-sent, value: route, appendAction: OVERWRITE_IF_EXISTS}}\n"
+    );
+    let gw = Gateway::start(&config(&[(LLM, up.addr)], &routes, ""));
+    rt().block_on(async {
+        let c = client();
+        for (path, sent) in [
+            ("/bare", &[][..]),
+            (
+                "/sent",
+                &[
+                    ("authorization", "Bearer client-key"),
+                    ("x-tag", "client"),
+                    ("x-default", "client"),
+                    ("x-only-if-sent", "client"),
+                ][..],
+            ),
+        ] {
+            let (status, _, _) = send(&c, "GET", &gw.url(path), sent, vec![]).await.unwrap();
+            assert_eq!(status, 200);
+        }
+    });
+    let bare = up.seen_path("/bare").pop().unwrap();
+    assert_eq!(bare.header_values("authorization"), ["Bearer route-key"]);
+    assert_eq!(bare.header_values("x-tag"), ["route"]);
+    assert_eq!(bare.header_values("x-default"), ["route"]);
+    assert!(bare.header_values("x-only-if-sent").is_empty());
+    let sent = up.seen_path("/sent").pop().unwrap();
+    assert_eq!(sent.header_values("authorization"), ["Bearer route-key"]);
+    assert_eq!(sent.header_values("x-tag").len(), 2, "appended");
+    assert_eq!(sent.header_values("x-default"), ["client"]);
+    assert_eq!(sent.header_values("x-only-if-sent"), ["route"]);
+}
+
+#[test]
+fn route_request_headers_to_add_cannot_touch_pseudo_headers() {
+    let dir = tempdir("bad-header");
+    let routes = format!(
+        "  - name: bad\n    cluster: \"{LLM}\"\n    requestHeadersToAdd: [{{key: \":path\", value: /x}}]\n"
+    );
+    std::fs::write(
+        dir.join("gateway.yaml"),
+        config(&[(LLM, "127.0.0.1:9".parse().unwrap())], &routes, ""),
+    )
+    .unwrap();
+    let out = std::process::Command::new(binary())
+        .args(["--check", "--config"])
+        .arg(dir.join("gateway.yaml"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("requestHeadersToAdd[0]"), "{err}");
+}
+
 #[test]
 fn no_route_is_404_route_not_found() {
     let up = start_upstream();

@@ -66,6 +66,44 @@ pub struct Route {
     /// Envoy route timeout (`15s` by default, `0s` disables).
     #[serde(default)]
     pub timeout: Option<String>,
+    /// Envoy `request_headers_to_add`: set on the upstream request by the router, after every
+    /// plugin ran, so plugins never see them (a provider API key, say).
+    #[serde(default)]
+    pub request_headers_to_add: Vec<HeaderToAdd>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HeaderToAdd {
+    pub key: String,
+    pub value: String,
+    #[serde(default)]
+    pub append_action: AppendAction,
+}
+
+/// Envoy's `HeaderValueOption.append_action`.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AppendAction {
+    #[default]
+    AppendIfExistsOrAdd,
+    AddIfAbsent,
+    OverwriteIfExistsOrAdd,
+    OverwriteIfExists,
+}
+
+impl HeaderToAdd {
+    /// Applies this header to a request's headers, as Envoy's header parser does.
+    pub fn apply(&self, headers: &mut proxy_wasm_host::HeaderMap) {
+        let present = headers.get(&self.key).is_some();
+        match self.append_action {
+            AppendAction::AppendIfExistsOrAdd => headers.add(&self.key, &self.value),
+            AppendAction::AddIfAbsent if !present => headers.add(&self.key, &self.value),
+            AppendAction::OverwriteIfExistsOrAdd => headers.replace(&self.key, &self.value),
+            AppendAction::OverwriteIfExists if present => headers.replace(&self.key, &self.value),
+            AppendAction::AddIfAbsent | AppendAction::OverwriteIfExists => {}
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]

@@ -50,6 +50,8 @@ pub struct RouteRt {
     pub cluster: String,
     /// `None` = no timeout (`0s`).
     pub timeout: Option<Duration>,
+    /// Keys lower-cased; applied in order by the router.
+    pub request_headers_to_add: Vec<HeaderToAdd>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -428,7 +430,26 @@ fn gateway_spec(
             Some(t) => parse_duration(t).map_err(|e| ctx.err(format!("{field}.timeout"), e))?,
             None => DEFAULT_ROUTE_TIMEOUT,
         };
+        let mut request_headers_to_add = Vec::new();
+        for (j, h) in r.request_headers_to_add.iter().enumerate() {
+            let key = h.key.to_ascii_lowercase();
+            let at = format!("{field}.requestHeadersToAdd[{j}]");
+            // Envoy refuses to let route config rewrite pseudo-headers and Host.
+            if key.is_empty() || key.starts_with(':') || key == "host" {
+                return Err(ctx.err(
+                    at,
+                    "key must name a regular header (not empty, pseudo or host)",
+                ));
+            }
+            if http::HeaderName::from_bytes(key.as_bytes()).is_err()
+                || http::HeaderValue::from_str(&h.value).is_err()
+            {
+                return Err(ctx.err(at, "key or value is not a valid HTTP header"));
+            }
+            request_headers_to_add.push(HeaderToAdd { key, ..h.clone() });
+        }
         routes.push(RouteRt {
+            request_headers_to_add,
             name: r.name.clone(),
             hosts: r
                 .matches
