@@ -1,14 +1,15 @@
 //! Reading the answer cheaply: the usage of a streamed answer rides on its final events, so only
-//! events whose bytes contain a non-null `"usage"` (or `"usageMetadata"`) are parsed as JSON; the
-//! rest are scanned with memchr for text to count if no usage ever arrives. When the plugin asked
-//! for usage the client did not, the usage event is removed (or, when it also carries choices, its
-//! `usage` member is), and the `"usage":null` OpenAI then adds to every chunk is cut out, so the
-//! client sees the stream it asked for.
+//! events that carry a non-null `"usage"` (or `"usageMetadata"`) are parsed as JSON. Every event
+//! gets one pass over its `:` bytes instead (every `"key": value` pair has one, few other bytes
+//! do), which finds the usage member and counts the text to fall back on if no usage ever
+//! arrives. When the plugin asked for usage the client did not, the usage event is removed (or,
+//! when it also carries choices, its `usage` member is), and the `"usage":null` OpenAI then adds
+//! to every chunk is cut out, so the client sees the stream it asked for.
 
 use ai_proto::sse::SseDecoder;
 use ai_proto::usage::{extract_usage_from_slice, Usage};
-use memchr::memmem;
 use serde_json::Value;
+use std::ops::Range;
 use token_estimate::{Counter, Encoding};
 
 /// Largest non-streamed answer kept to read its usage (usage sits at the end; beyond this only
@@ -17,13 +18,23 @@ const MAX_BODY: usize = 4 << 20;
 /// Largest SSE event; a stream with bigger ones is passed through unread.
 const MAX_EVENT: usize = 1 << 20;
 
-/// Text fields whose strings are counted when the provider reports no usage.
-const TEXT_NEEDLES: [&[u8]; 4] = [
-    b"\"content\":\"",
-    b"\"reasoning_content\":\"",
-    b"\"arguments\":\"",
-    b"\"text\":\"",
+/// Keys of the text fields whose strings are counted when the provider reports no usage, with
+/// their opening quote so `"reasoning_content"` is not taken for `"content"`.
+const TEXT_KEYS: [&[u8]; 4] = [
+    b"\"content",
+    b"\"reasoning_content",
+    b"\"arguments",
+    b"\"text",
 ];
+
+/// What the pass over one event found.
+#[derive(Debug, Default, PartialEq)]
+struct Members {
+    /// A `usage`/`usageMetadata` member whose value is not `null`.
+    usage: bool,
+    /// The `"usage":null` member with one of its commas, ready to be cut out.
+    null_usage: Option<Range<usize>>,
+}
 
 /// Usage and counted text of an answer so far.
 #[derive(Debug, Clone, Default)]
@@ -47,25 +58,53 @@ impl Seen {
         }
     }
 
-    /// Counts the string values of text fields in `json` (escapes decoded only when present).
-    fn count_text(&mut self, json: &[u8]) {
-        for needle in TEXT_NEEDLES {
-            for start in memmem::find_iter(json, needle) {
-                let from = start + needle.len();
-                let Some(len) = string_len(&json[from..]) else {
-                    continue;
-                };
-                let raw = &json[from..from + len];
-                if memchr::memchr(b'\\', raw).is_some() {
-                    let quoted = &json[from - 1..from + len + 1];
-                    if let Ok(s) = serde_json::from_slice::<String>(quoted) {
-                        self.text.add(s.as_bytes());
-                        continue;
-                    }
+    /// One pass over the `:` bytes of `json`: counts the string values of text fields (escapes
+    /// decoded only when present) and finds the usage member.
+    fn scan(&mut self, json: &[u8]) -> Members {
+        let mut found = Members::default();
+        for colon in memchr::memchr_iter(b':', json) {
+            let Some(key) = json[..colon].trim_ascii_end().strip_suffix(b"\"") else {
+                continue;
+            };
+            let value = json[colon + 1..].trim_ascii_start();
+            let value_at = json.len() - value.len();
+            let usage_key = [&b"\"usage"[..], b"\"usageMetadata"]
+                .into_iter()
+                .find(|k| key.ends_with(k));
+            if let Some(usage_key) = usage_key {
+                if !value.starts_with(b"null") {
+                    found.usage = true;
+                } else if found.null_usage.is_none() {
+                    let (start, end) = (key.len() - usage_key.len(), value_at + 4);
+                    let before = json[..start].trim_ascii_end();
+                    let after = json[end..].trim_ascii_start();
+                    found.null_usage = if before.ends_with(b",") {
+                        Some(before.len() - 1..end)
+                    } else if after.starts_with(b",") {
+                        Some(start..json.len() - after.len() + 1)
+                    } else {
+                        None
+                    };
                 }
-                self.text.add(raw);
+                continue;
             }
+            if !value.starts_with(b"\"") || !TEXT_KEYS.iter().any(|k| key.ends_with(k)) {
+                continue;
+            }
+            let from = value_at + 1;
+            let Some(len) = string_len(&json[from..]) else {
+                continue;
+            };
+            let raw = &json[from..from + len];
+            if memchr::memchr(b'\\', raw).is_some() {
+                if let Ok(s) = serde_json::from_slice::<String>(&json[from - 1..from + len + 1]) {
+                    self.text.add(s.as_bytes());
+                    continue;
+                }
+            }
+            self.text.add(raw);
         }
+        found
     }
 }
 
@@ -83,22 +122,6 @@ fn string_len(s: &[u8]) -> Option<usize> {
         }
     }
     None
-}
-
-/// Whether `data` has a `"usage"`/`"usageMetadata"` member whose value is not `null`.
-fn has_usage(data: &[u8]) -> bool {
-    memmem::find_iter(data, b"\"usage").any(|p| {
-        let rest = &data[p + 6..];
-        let rest = rest.strip_prefix(b"Metadata").unwrap_or(rest);
-        let Some(rest) = rest.strip_prefix(b"\"") else {
-            return false;
-        };
-        let rest = rest.trim_ascii_start();
-        let Some(rest) = rest.strip_prefix(b":") else {
-            return false;
-        };
-        !rest.trim_ascii_start().starts_with(b"null")
-    })
 }
 
 /// Reads a non-streamed answer as it passes.
@@ -129,7 +152,7 @@ impl BodyScan {
         if let Ok(Some(u)) = extract_usage_from_slice(&self.body) {
             seen.usage = Some(u);
         } else {
-            seen.count_text(&self.body);
+            seen.scan(&self.body);
         }
         seen
     }
@@ -189,17 +212,16 @@ impl StreamScan {
                 .as_ref()
                 .map(|e| e.data.as_bytes())
                 .unwrap_or_default();
-            if !has_usage(data) {
-                self.seen.count_text(data);
+            let found = self.seen.scan(data);
+            if !found.usage {
                 if let Some(out) = out.as_mut() {
-                    push_without_null_usage(out, raw);
+                    push_without(out, raw, data, found.null_usage);
                 }
                 continue;
             }
             if let Ok(Some(u)) = extract_usage_from_slice(data) {
                 self.seen.merge_usage(u);
             }
-            self.seen.count_text(data);
             if let Some(out) = out.as_mut() {
                 if let Some(kept) = without_usage(data) {
                     out.extend_from_slice(b"data: ");
@@ -228,17 +250,17 @@ fn without_usage(data: &[u8]) -> Option<Vec<u8>> {
     serde_json::to_vec(&obj).ok()
 }
 
-/// Copies an event, cutting out the `"usage":null` member OpenAI adds to each chunk once usage is
-/// requested.
-fn push_without_null_usage(out: &mut Vec<u8>, raw: &[u8]) {
-    for pattern in [&b",\"usage\":null"[..], b"\"usage\":null,"] {
-        if let Some(p) = memmem::find(raw, pattern) {
-            out.extend_from_slice(&raw[..p]);
-            out.extend_from_slice(&raw[p + pattern.len()..]);
-            return;
+/// Copies an event, cutting out `cut` (a range of its `data`), when `data` lies inside `raw` (a
+/// single `data:` line of valid UTF-8, as providers send them); otherwise copies it as is.
+fn push_without(out: &mut Vec<u8>, raw: &[u8], data: &[u8], cut: Option<Range<usize>>) {
+    let offset = (data.as_ptr() as usize).wrapping_sub(raw.as_ptr() as usize);
+    match cut {
+        Some(cut) if offset <= raw.len() && offset + data.len() <= raw.len() => {
+            out.extend_from_slice(&raw[..offset + cut.start]);
+            out.extend_from_slice(&raw[offset + cut.end..]);
         }
+        _ => out.extend_from_slice(raw),
     }
-    out.extend_from_slice(raw);
 }
 
 #[cfg(test)]
@@ -281,6 +303,26 @@ mod tests {
             assert!(text.ends_with("data: [DONE]\n\n"));
             assert_eq!(text.matches("data: ").count(), 4, "{text}");
         }
+    }
+
+    #[test]
+    fn the_scan_finds_usage_members_wherever_they_sit() {
+        let scan = |json: &str| Seen::new(Encoding::O200k).scan(json.as_bytes());
+        let cut = |json: &str| {
+            let r = scan(json).null_usage.unwrap();
+            format!("{}{}", &json[..r.start], &json[r.end..])
+        };
+        assert_eq!(cut(r#"{"a":1,"usage":null}"#), r#"{"a":1}"#);
+        assert_eq!(cut(r#"{"usage":null,"a":1}"#), r#"{"a":1}"#);
+        assert_eq!(cut(r#"{"a":1, "usage" : null}"#), r#"{"a":1}"#);
+        assert!(scan(r#"{"usage": {"total_tokens": 3}}"#).usage);
+        assert!(scan(r#"{"usageMetadata":{"totalTokenCount":3}}"#).usage);
+        // Text that merely talks about usage is neither.
+        assert_eq!(
+            scan(r#"{"content":"the \"usage\":null and \"usage\": 5 fields"}"#),
+            Members::default()
+        );
+        assert_eq!(scan(r#"{"content":"usage: 5"}"#), Members::default());
     }
 
     #[test]
