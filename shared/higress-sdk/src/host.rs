@@ -5,6 +5,7 @@
 //! with `Unimplemented` instead of crashing.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::types::{BufferType, LogLevel, MapType, MetricType, Status, StreamType};
@@ -102,12 +103,28 @@ pub trait Host {
 
 thread_local! {
     static CURRENT: RefCell<Option<Rc<dyn Host>>> = const { RefCell::new(None) };
+    /// Metric ids by kind and name, for the host installed now (see [`metric_id`]).
+    static METRIC_IDS: RefCell<HashMap<(MetricType, String), u32>> = RefCell::new(HashMap::new());
 }
 
 /// Installs the host the SDK talks to on this thread. Tests install a fake; on wasm32 the real host
 /// is used when none was installed.
 pub fn set_host(host: Rc<dyn Host>) {
     CURRENT.with(|current| *current.borrow_mut() = Some(host));
+    METRIC_IDS.with(|ids| ids.borrow_mut().clear());
+}
+
+/// The id of a metric, defined on first use. Envoy hands out and keeps a new id for every
+/// `proxy_define_metric` call, even for a name it has seen, so a plugin that defined its metrics
+/// per request would grow that table without bound; here each name is defined once per VM.
+pub(crate) fn metric_id(kind: MetricType, name: &str) -> Result<u32, Status> {
+    let key = (kind, name.to_string());
+    if let Some(id) = METRIC_IDS.with(|ids| ids.borrow().get(&key).copied()) {
+        return Ok(id);
+    }
+    let id = host().define_metric(kind, name)?;
+    METRIC_IDS.with(|ids| ids.borrow_mut().insert(key, id));
+    Ok(id)
 }
 
 /// The active host. The returned handle is cloned out so that no borrow is held while the host

@@ -340,7 +340,8 @@ pub fn dequeue_shared_queue(queue_id: u32) -> Result<Option<Vec<u8>>, HostError>
 
 // ---- metrics ---------------------------------------------------------------------------------
 
-/// A metric handle. Define once (e.g. in the root context) and reuse.
+/// A metric handle. Defining a name again returns the same id without asking the host (see
+/// [`crate::host::metric_id`]), so handles may be made where they are used.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Metric {
     pub id: u32,
@@ -349,9 +350,7 @@ pub struct Metric {
 
 impl Metric {
     pub fn define(kind: MetricType, name: &str) -> Result<Metric, HostError> {
-        let id = host()
-            .define_metric(kind, name)
-            .map_err(err("proxy_define_metric"))?;
+        let id = crate::host::metric_id(kind, name).map_err(err("proxy_define_metric"))?;
         Ok(Metric { id, kind })
     }
 
@@ -520,6 +519,28 @@ mod tests {
         let h = Metric::histogram("latency").unwrap();
         h.record(12).unwrap();
         assert!(h.increment(1).is_err());
+    }
+
+    #[test]
+    fn a_metric_is_defined_once_per_host_however_often_it_is_named() {
+        let defines = |fake: &crate::testing::FakeHost| {
+            fake.calls()
+                .iter()
+                .filter(|c| **c == "proxy_define_metric")
+                .count()
+        };
+        let fake = install();
+        let first = Metric::counter("hits").unwrap();
+        for _ in 0..3 {
+            assert_eq!(Metric::counter("hits").unwrap(), first);
+        }
+        Metric::gauge("hits").unwrap();
+        assert_eq!(defines(&fake), 2, "one per (kind, name)");
+        // A new host (a new VM) defines its metrics afresh.
+        let fresh = install();
+        Metric::counter("hits").unwrap().increment(1).unwrap();
+        assert_eq!(defines(&fresh), 1);
+        assert_eq!(fresh.metric("hits"), Some(1));
     }
 
     #[test]
