@@ -35,17 +35,20 @@ impl Stats {
     }
 }
 
-/// Envoy's Prometheus names: `envoy_` prefix, characters outside `[a-zA-Z0-9_]` become `_`.
-pub fn sanitize(name: &str) -> String {
-    let mut out = String::from("envoy_");
-    out.extend(name.chars().map(|c| {
-        if c.is_ascii_alphanumeric() || c == '_' {
-            c
-        } else {
-            '_'
-        }
-    }));
-    out
+/// The Prometheus name of a plugin metric. Envoy (1.20+, so every Higress) defines Wasm metrics
+/// in its `wasmcustom` custom stat namespace, which the Prometheus formatter strips without adding
+/// the `envoy_` prefix of Envoy's own stats: `semantic_cache.hits` is `semantic_cache_hits`.
+/// Characters outside `[a-zA-Z0-9_]` become `_`, as in every Envoy name.
+pub fn plugin_metric_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// Histogram buckets in ms (Envoy's default supported buckets, abbreviated).
@@ -102,7 +105,7 @@ pub fn render(stats: &Stats, plugin_metrics: &BTreeMap<String, MetricValue>) -> 
         counter(&mut out, name, load(c));
     }
     for (name, v) in plugin_metrics {
-        let n = sanitize(name);
+        let n = plugin_metric_name(name);
         match v {
             MetricValue::Counter(c) => counter(&mut out, &n, *c),
             MetricValue::Gauge(g) => {
@@ -132,7 +135,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn renders_counters_and_plugin_metrics_with_envoy_names() {
+    fn renders_envoy_counters_with_the_prefix_and_plugin_metrics_without() {
         let s = Stats::default();
         s.record_code(404);
         Stats::inc(&s.downstream_rq_total);
@@ -145,9 +148,11 @@ mod tests {
         let text = render(&s, &m);
         assert!(text.contains("envoy_http_downstream_rq_total 1\n"));
         assert!(text.contains("envoy_http_downstream_rq_xx{envoy_response_code_class=\"4\"} 1\n"));
-        assert!(text.contains("envoy_route_r1_upstream_c_model_gpt_input_token 7\n"));
-        assert!(text.contains("envoy_lat_bucket{le=\"5\"} 1\n"));
-        assert!(text.contains("envoy_lat_bucket{le=\"100\"} 2\n"));
-        assert!(text.contains("envoy_lat_sum 73\n"));
+        // As Higress's ai-statistics README shows its metrics: `route_..._input_token`.
+        assert!(text.contains("\nroute_r1_upstream_c_model_gpt_input_token 7\n"));
+        assert!(text.contains("\nlat_bucket{le=\"5\"} 1\n"));
+        assert!(text.contains("\nlat_bucket{le=\"100\"} 2\n"));
+        assert!(text.contains("\nlat_sum 73\n"));
+        assert!(!text.contains("envoy_lat"));
     }
 }

@@ -147,7 +147,7 @@ fn prometheus(gw: &Gateway) -> String {
 
 fn metric(gw: &Gateway, name: &str) -> u64 {
     let text = prometheus(gw);
-    let prefix = format!("envoy_{} ", name.replace('.', "_"));
+    let prefix = format!("{} ", name.replace('.', "_"));
     text.lines()
         .find_map(|l| l.strip_prefix(&prefix))
         .and_then(|v| v.trim().parse().ok())

@@ -199,7 +199,7 @@ fn mock_provider_two_gateways_one_redis_50_streaming_clients_stay_within_the_lim
         let text = String::from_utf8(b).unwrap();
         let metric = |name: &str| {
             text.lines()
-                .find_map(|l| l.strip_prefix(&format!("envoy_token_ratelimit_{name} ")))
+                .find_map(|l| l.strip_prefix(&format!("token_ratelimit_{name} ")))
                 .map_or(0, |v| v.trim().parse::<u64>().unwrap_or(0))
         };
         println!(
