@@ -105,6 +105,24 @@ pub fn vector_from_json(v: &serde_json::Value, what: &str) -> Result<Vec<f32>, B
     }
 }
 
+/// A base64 string of little-endian float32s (OpenAI `encoding_format: base64`) as a vector.
+pub fn vector_from_base64(b64: &str, what: &str) -> Result<Vec<f32>, BackendError> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|e| BackendError::new(format!("{what}: bad base64 embedding: {e}")))?;
+    if bytes.is_empty() || bytes.len() % 4 != 0 {
+        return Err(BackendError::new(format!(
+            "{what}: base64 embedding of {} bytes is not a float32 array",
+            bytes.len()
+        )));
+    }
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect())
+}
+
 /// Little-endian FP32 blob, the wire format of RediSearch vectors and `VADD ... FP32`.
 pub fn f32_blob(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
@@ -145,6 +163,18 @@ mod tests {
             expect_json(r, "embedding").unwrap_err().0,
             "embedding: HTTP 503: down"
         );
+    }
+
+    #[test]
+    fn base64_vectors_are_little_endian_f32() {
+        // [1.0, -0.5] as the OpenAI API encodes them.
+        assert_eq!(
+            vector_from_base64("AACAPwAAAL8=", "e").unwrap(),
+            vec![1.0, -0.5]
+        );
+        assert!(vector_from_base64("AACAPwA=", "e").is_err(), "5 bytes");
+        assert!(vector_from_base64("", "e").is_err());
+        assert!(vector_from_base64("%%%", "e").is_err());
     }
 
     #[test]

@@ -12,6 +12,8 @@
 //! * `cacheValueFrom`, `cacheStreamValueFrom`, `cacheToolCallsFrom`: accepted; the whole answer
 //!   is stored instead of one extracted string.
 //! * `responseTemplate` / `streamResponseTemplate`: replay through the template (`%s` = answer).
+//! * Entries ai-cache wrote are ignored unless `readAiCacheEntries` opts in (read-only, standalone
+//!   questions of the listed models, global scope only).
 
 use std::cell::OnceCell;
 
@@ -125,6 +127,17 @@ pub struct VerifyConfig {
     pub enabled: bool,
 }
 
+/// Opt-in reading of entries Higress ai-cache wrote (`cacheKeyPrefix` + question text, the answer
+/// text as value), for a warm migration. Never written.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AiCacheEntriesConfig {
+    /// The models whose requests may be answered by such an entry: ai-cache's key records no
+    /// model, so the operator states which model answered the entries.
+    #[serde(default)]
+    pub models: Vec<String>,
+}
+
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Config {
@@ -202,6 +215,9 @@ pub struct Config {
     /// `x-cache-status` / `x-cache-similarity` response headers (default true).
     #[serde(default)]
     pub status_headers: Option<bool>,
+    /// Read Higress ai-cache's exact entries after an exact miss (default off).
+    #[serde(default)]
+    pub read_ai_cache_entries: Option<AiCacheEntriesConfig>,
     #[serde(skip)]
     built: OnceCell<Built>,
 }
@@ -215,6 +231,9 @@ pub struct Built {
     /// Reject candidates whose salient tokens differ (`verify.enabled`).
     pub verify: bool,
     pub countback: Option<usize>,
+    /// Models whose standalone questions may be answered by Higress ai-cache's entries (empty:
+    /// never; `readAiCacheEntries`).
+    pub ai_cache_models: Vec<String>,
     pub response_template: Option<String>,
     pub stream_response_template: Option<String>,
 }
@@ -395,6 +414,34 @@ impl Config {
         }))
     }
 
+    /// `readAiCacheEntries`: ai-cache's entries carry no tenant, conversation, parameters or
+    /// model, so they may only serve requests whose partition holds none of these either.
+    fn ai_cache_models(&self, has_exact: bool) -> Result<Vec<String>, ConfigError> {
+        let Some(r) = &self.read_ai_cache_entries else {
+            return Ok(Vec::new());
+        };
+        if !has_exact {
+            return Err(ConfigError::at(
+                "readAiCacheEntries",
+                "requires the exact layer (cache): ai-cache's entries are Redis strings",
+            ));
+        }
+        if self.scope.from != "global" {
+            return Err(ConfigError::at(
+                "readAiCacheEntries",
+                "ai-cache's entries carry no tenant: reading them needs scope.from: global \
+                 (otherwise one consumer would be served answers cached for another)",
+            ));
+        }
+        if r.models.is_empty() || r.models.iter().any(String::is_empty) {
+            return Err(ConfigError::at(
+                "readAiCacheEntries.models",
+                "list the model(s) that answered the ai-cache entries (ai-cache's key has no model)",
+            ));
+        }
+        Ok(r.models.clone())
+    }
+
     fn semantic(&self) -> Result<Option<Semantic>, ConfigError> {
         if self.enable_semantic_cache == Some(false) {
             return Ok(None);
@@ -457,6 +504,7 @@ impl Config {
         let threshold = self.threshold()?;
         let countback = self.countback()?;
         let exact = self.exact()?;
+        let ai_cache_models = self.ai_cache_models(exact.is_some())?;
         let semantic = self.semantic()?;
         let reranker = match &self.rerank {
             Some(r) => Some(crate::rerank::build(r).map_err(under("rerank"))?),
@@ -469,6 +517,7 @@ impl Config {
             threshold,
             verify: self.verify.enabled,
             countback,
+            ai_cache_models,
             response_template: self
                 .response_template
                 .clone()

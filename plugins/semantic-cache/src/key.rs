@@ -11,6 +11,8 @@
 //!   `shared_temperature_max`). Vector search only ever looks inside one partition, so the same
 //!   question after a different conversation, system prompt or tenant cannot hit.
 
+use std::io::Write;
+
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -25,6 +27,10 @@ pub struct Keys {
     pub partition: String,
     /// Text to embed, when the window is plain text.
     pub question: Option<String>,
+    /// The request is one user message with string content and nothing else that changes the
+    /// answer. Only then is `question` Higress ai-cache's key text, and only then can an ai-cache
+    /// entry, which recorded nothing but that text, answer the request.
+    pub standalone: bool,
     pub model: String,
     pub stream: bool,
 }
@@ -78,13 +84,8 @@ pub fn derive(body: &[u8], scope: &str, s: KeySettings) -> Result<Keys, NotCache
     fp.update(b"fingerprint/1\n");
     fp.update(scope.as_bytes());
     fp.update(b"\n");
-    let mut buf = Vec::with_capacity(256);
-    let effective: Map<String, Value> = obj
-        .iter()
-        .filter(|(k, _)| !NOT_ANSWER_CHANGING.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    canonical(&Value::Object(effective), &mut buf);
+    let mut buf = Vec::with_capacity(body.len() + 64);
+    canonical_object(obj, &NOT_ANSWER_CHANGING, &mut buf);
     fp.update(&buf);
 
     let model = obj
@@ -97,16 +98,16 @@ pub fn derive(body: &[u8], scope: &str, s: KeySettings) -> Result<Keys, NotCache
     pt.update(scope.as_bytes());
     pt.update(b"\n");
     pt.update(model.as_bytes());
-    pt.update(format!("\nwindow={:?}\n", s.countback).as_bytes());
+    buf.clear();
+    let _ = write!(buf, "\nwindow={:?}\n", s.countback);
     for (i, m) in messages.iter().enumerate() {
         if !embedded.contains(&i) {
-            buf.clear();
+            let _ = write!(buf, "{i}:");
             canonical(m, &mut buf);
-            pt.update(format!("{i}:").as_bytes());
-            pt.update(&buf);
-            pt.update(b"\n");
+            buf.push(b'\n');
         }
     }
+    pt.update(&buf);
     let mut params: Vec<(&String, &Value)> = obj
         .iter()
         .filter(|(k, _)| {
@@ -119,19 +120,24 @@ pub fn derive(body: &[u8], scope: &str, s: KeySettings) -> Result<Keys, NotCache
         })
         .collect();
     params.sort_by(|a, b| a.0.cmp(b.0));
+    // ai-cache keys on the last message's content (or every user message joined): with a single
+    // string user message all its strategies give that string.
+    let standalone = params.is_empty()
+        && matches!(messages.as_slice(), [only] if only["role"] == "user" && only["content"].is_string());
+    buf.clear();
     for (k, v) in params {
-        buf.clear();
+        buf.extend_from_slice(k.as_bytes());
+        buf.push(b'=');
         canonical(v, &mut buf);
-        pt.update(k.as_bytes());
-        pt.update(b"=");
-        pt.update(&buf);
-        pt.update(b"\n");
+        buf.push(b'\n');
     }
+    pt.update(&buf);
 
     Ok(Keys {
         fingerprint: hex(&fp.finalize()),
         partition: hex(&pt.finalize()),
         question,
+        standalone,
         model,
         stream: obj.get("stream").and_then(Value::as_bool).unwrap_or(false),
     })
@@ -170,20 +176,7 @@ fn plain_text(content: &Value) -> Option<String> {
 /// JSON with object keys sorted at every level: equal requests hash equal whatever the key order.
 pub fn canonical(v: &Value, out: &mut Vec<u8>) {
     match v {
-        Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            out.push(b'{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                out.extend_from_slice(Value::String(k.clone()).to_string().as_bytes());
-                out.push(b':');
-                canonical(&m[k], out);
-            }
-            out.push(b'}');
-        }
+        Value::Object(m) => canonical_object(m, &[], out),
         Value::Array(a) => {
             out.push(b'[');
             for (i, x) in a.iter().enumerate() {
@@ -194,18 +187,41 @@ pub fn canonical(v: &Value, out: &mut Vec<u8>) {
             }
             out.push(b']');
         }
-        other => out.extend_from_slice(other.to_string().as_bytes()),
+        // Strings are escaped and numbers printed exactly as `Value::to_string` does.
+        other => {
+            let _ = serde_json::to_writer(&mut *out, other);
+        }
     }
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
+/// [`canonical`] of an object without the keys in `skip` (written in place: no copy of the
+/// request is made to drop them).
+fn canonical_object(m: &Map<String, Value>, skip: &[&str], out: &mut Vec<u8>) {
+    let mut entries: Vec<(&String, &Value)> = m
         .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+        .filter(|(k, _)| !skip.contains(&k.as_str()))
+        .collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    out.push(b'{');
+    for (i, (k, v)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let _ = serde_json::to_writer(&mut *out, k);
+        out.push(b':');
+        canonical(v, out);
+    }
+    out.push(b'}');
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
 }
 
 #[cfg(test)]

@@ -14,6 +14,8 @@ use crate::verify;
 pub enum Layer {
     Exact,
     Semantic,
+    /// An entry written by Higress ai-cache (`readAiCacheEntries`).
+    AiCache,
 }
 
 impl Layer {
@@ -21,6 +23,16 @@ impl Layer {
         match self {
             Layer::Exact => "exact",
             Layer::Semantic => "semantic",
+            Layer::AiCache => "ai_cache",
+        }
+    }
+
+    /// The counter of this layer's hits.
+    pub fn hits_metric(self) -> &'static str {
+        match self {
+            Layer::Exact => "semantic_cache.hits.exact",
+            Layer::Semantic => "semantic_cache.hits.semantic",
+            Layer::AiCache => "semantic_cache.hits.ai_cache",
         }
     }
 }
@@ -44,6 +56,7 @@ pub enum Next {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     ExactGet,
+    AiCacheGet,
     Embed,
     Search,
     Rerank,
@@ -85,6 +98,24 @@ impl Lookup {
         self.vector.as_deref()
     }
 
+    /// The GET of Higress ai-cache's entry for this request, when `readAiCacheEntries` allows it:
+    /// a standalone question (see [`Keys::standalone`]) of a listed model.
+    fn ai_cache_get(&mut self, b: &Built) -> Option<Next> {
+        let exact = b.exact.as_ref()?;
+        let text = self
+            .keys
+            .question
+            .as_deref()
+            .filter(|_| self.keys.standalone)?;
+        // A 64-hex question would name one of our own fingerprint keys.
+        let ours = text.len() == 64 && text.bytes().all(|c| c.is_ascii_hexdigit());
+        if ours || !b.ai_cache_models.contains(&self.keys.model) {
+            return None;
+        }
+        self.phase = Phase::AiCacheGet;
+        Some(Next::Call(exact.get(&format!("{}{text}", exact.prefix))))
+    }
+
     fn begin_semantic(&mut self, b: &Built) -> Next {
         match (&b.semantic, &self.keys.question) {
             (Some(s), Some(q)) => {
@@ -106,6 +137,17 @@ impl Lookup {
         match self.phase {
             Phase::ExactGet => match Exact::parse_get(reply)? {
                 Some(bytes) => Ok(hit(&bytes, Layer::Exact, 1.0, None).unwrap_or(Next::Miss)),
+                None => Ok(self
+                    .ai_cache_get(b)
+                    .unwrap_or_else(|| self.begin_semantic(b))),
+            },
+            Phase::AiCacheGet => match Exact::parse_get(reply)? {
+                Some(text) => Ok(Next::Hit {
+                    answer: Box::new(ai_cache_answer(&text, &self.keys.model)),
+                    layer: Layer::AiCache,
+                    similarity: 1.0,
+                    backfill: None,
+                }),
                 None => Ok(self.begin_semantic(b)),
             },
             Phase::Embed => {
@@ -242,6 +284,19 @@ fn hit(bytes: &[u8], layer: Layer, similarity: f32, backfill: Option<Call>) -> O
         similarity,
         backfill,
     })
+}
+
+/// An ai-cache entry (the answer text only, as `cacheValueFrom` extracted it) as a stored answer:
+/// one choice finished with `stop`; its usage is unknown, so none is claimed as saved.
+fn ai_cache_answer(text: &[u8], model: &str) -> ChatResponse {
+    let text = String::from_utf8_lossy(text);
+    serde_json::from_value(serde_json::json!({
+        "object": "chat.completion",
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                     "finish_reason": "stop"}],
+    }))
+    .unwrap_or_default()
 }
 
 /// The writes storing `answer` for `keys`: the exact-layer string and the vector store's insert

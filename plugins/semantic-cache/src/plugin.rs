@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
 
 use higress_sdk::hostcalls::{self, Metric};
+use higress_sdk::types::MetricType;
 use higress_sdk::{
     ai_log, dispatcher, host, properties, DataAction, HeaderAction, HttpCallError, HttpPlugin,
     HttpResponse, Log, Plugin, RedisError, RespValue, RuleMatcher,
@@ -37,6 +38,8 @@ pub struct Shared {
     redis_ready: RefCell<BTreeSet<String>>,
     /// Vector-store inserts waiting for the reply to their previous call: token → the rest.
     inserts: RefCell<HashMap<u32, InsertChain>>,
+    /// Metrics defined so far, by name.
+    metrics: RefCell<HashMap<&'static str, Metric>>,
 }
 
 /// At most this many insert chains wait at once; more stores are dropped (counted as errors).
@@ -59,12 +62,6 @@ pub struct SemanticCache {
 
 fn now_ns() -> u64 {
     hostcalls::get_current_time_nanoseconds().unwrap_or(0)
-}
-
-fn count(name: &str, n: u64) {
-    if let Err(e) = Metric::counter(name).and_then(|m| m.increment(n as i64)) {
-        LOG.debug(format_args!("metric {name}: {e}"));
-    }
 }
 
 impl Plugin for SemanticCache {
@@ -126,7 +123,7 @@ impl Plugin for SemanticCache {
             if host::host().set_effective_context(ctx).is_err() {
                 continue;
             }
-            count("semantic_cache.timeouts", 1);
+            self.shared.count("semantic_cache.timeouts", 1);
             if let Err(e) = hostcalls::resume_http_request() {
                 LOG.debug(format_args!("cannot resume a timed-out lookup: {e}"));
             }
@@ -143,6 +140,42 @@ impl Plugin for SemanticCache {
 }
 
 impl Shared {
+    /// The VM's handle of a metric, defined on first use: Envoy hands out a new id (and keeps
+    /// it) on every `proxy_define_metric`, so defining per request would grow without bound.
+    fn metric(&self, kind: MetricType, name: &'static str) -> Option<Metric> {
+        if let Some(m) = self.metrics.borrow().get(name) {
+            return Some(*m);
+        }
+        match Metric::define(kind, name) {
+            Ok(m) => {
+                self.metrics.borrow_mut().insert(name, m);
+                Some(m)
+            }
+            Err(e) => {
+                LOG.debug(format_args!("metric {name}: {e}"));
+                None
+            }
+        }
+    }
+
+    fn count(&self, name: &'static str, n: u64) {
+        if let Some(Err(e)) = self
+            .metric(MetricType::Counter, name)
+            .map(|m| m.increment(n as i64))
+        {
+            LOG.debug(format_args!("metric {name}: {e}"));
+        }
+    }
+
+    fn record(&self, name: &'static str, value: u64) {
+        if let Some(Err(e)) = self
+            .metric(MetricType::Histogram, name)
+            .map(|m| m.record(value))
+        {
+            LOG.debug(format_args!("metric {name}: {e}"));
+        }
+    }
+
     fn init_redis(&self, client: &higress_sdk::RedisClient) {
         let upstream = client.upstream();
         if self.redis_ready.borrow().contains(&upstream) {
@@ -164,7 +197,7 @@ impl Shared {
         mut rest: std::vec::IntoIter<Call>,
     ) -> Result<(), String> {
         let Some(sent) = rest.next() else {
-            count("semantic_cache.stores", 1);
+            self.count("semantic_cache.stores", 1);
             return Ok(());
         };
         if self.inserts.borrow().len() >= MAX_PENDING_INSERTS {
@@ -194,7 +227,7 @@ impl Shared {
         });
         if let Err(e) = checked.and_then(|()| self.send_insert(chain.config.clone(), chain.rest)) {
             LOG.warn(format_args!("vector insert failed, entry not stored: {e}"));
-            count("semantic_cache.store_errors", 1);
+            self.count("semantic_cache.store_errors", 1);
         }
     }
 
@@ -265,7 +298,7 @@ impl CacheHttp {
     fn bypass(&mut self, why: &str) {
         LOG.debug(format_args!("bypass: {why}"));
         self.status = Status::Bypass;
-        count("semantic_cache.bypasses", 1);
+        self.shared.count("semantic_cache.bypasses", 1);
     }
 
     fn skipped_by_request_headers(&self) -> Option<&'static str> {
@@ -350,15 +383,14 @@ impl CacheHttp {
         self.pending = None;
         self.shared.deadlines.borrow_mut().remove(&self.context_id);
         let ms = now_ns().saturating_sub(self.started_ns) / 1_000_000;
-        if let Ok(h) = Metric::histogram("semantic_cache.lookup_ms") {
-            let _ = h.record(ms);
-        }
-        match status {
-            Status::Miss => count("semantic_cache.misses", 1),
-            Status::Error => count("semantic_cache.errors", 1),
-            Status::Hit => count("semantic_cache.hits", 1),
-            _ => {}
-        }
+        self.shared.record("semantic_cache.lookup_ms", ms);
+        let name = match status {
+            Status::Miss => "semantic_cache.misses",
+            Status::Error => "semantic_cache.errors",
+            Status::Hit => "semantic_cache.hits",
+            _ => return,
+        };
+        self.shared.count(name, 1);
     }
 
     /// A backend failed: fail open (forward, status ERROR) or closed (503).
@@ -384,9 +416,9 @@ impl CacheHttp {
 
     fn hit(&mut self, answer: &ai_proto::chat::ChatResponse, layer: Layer, similarity: f32) {
         self.finish_lookup(Status::Hit);
-        count(&format!("semantic_cache.hits.{}", layer.as_str()), 1);
+        self.shared.count(layer.hits_metric(), 1);
         let saved = replay::tokens_saved(answer);
-        count("semantic_cache.tokens_saved", saved);
+        self.shared.count("semantic_cache.tokens_saved", saved);
         let stream = self.lookup.as_ref().is_some_and(|l| l.keys().stream);
         let b = self.config.built();
         let (content_type, body) = match (stream, b) {
@@ -576,7 +608,7 @@ impl HttpPlugin for CacheHttp {
         let Some(capture) = self.capture.as_mut() else {
             return DataAction::Continue;
         };
-        if !capture.failed() && body_size > 0 {
+        if body_size > 0 {
             match hostcalls::get_response_body(0, body_size) {
                 Ok(chunk) => capture.feed(&chunk.unwrap_or_default()),
                 Err(e) => {
@@ -585,6 +617,13 @@ impl HttpPlugin for CacheHttp {
                     return DataAction::Continue;
                 }
             }
+        }
+        if capture.failed() {
+            // Past maxResponseBytes or malformed: free what was held while the rest streams on.
+            LOG.debug("answer not stored: capture stopped (size bound or malformed stream)");
+            self.shared.count("semantic_cache.not_stored", 1);
+            self.capture = None;
+            return DataAction::Continue;
         }
         if end_of_stream {
             self.store();
@@ -626,7 +665,7 @@ impl CacheHttp {
             Ok(a) => a,
             Err(why) => {
                 LOG.debug(format_args!("answer not stored: {why}"));
-                count("semantic_cache.not_stored", 1);
+                self.shared.count("semantic_cache.not_stored", 1);
                 return;
             }
         };
@@ -641,7 +680,7 @@ impl CacheHttp {
         });
         if let Err(e) = sent {
             LOG.warn(format_args!("cannot store the answer: {e}"));
-            count("semantic_cache.store_errors", 1);
+            self.shared.count("semantic_cache.store_errors", 1);
         }
     }
 }

@@ -303,3 +303,62 @@ fn live_exact_layer_only() {
     );
     assert!(down.body_string().contains("A joke."));
 }
+
+/// A warm migration from Higress ai-cache: an entry it wrote (`cacheKeyPrefix` + question, the
+/// answer text as value) answers the same standalone question of a listed model, streamed or not,
+/// and is never overwritten; a request ai-cache's key cannot tell apart (here: one with a system
+/// prompt) is not answered from it.
+#[test]
+fn live_ai_cache_entries_are_read_for_standalone_questions() {
+    let Some(redis) = RedisServer::start_or_skip("live_ai_cache_entries") else {
+        return;
+    };
+    let mut conn = e2e_services::resp::Connection::connect(redis.port()).unwrap();
+    let legacy = "higress-ai-cache:What is Rust?";
+    conn.cmd(&["SET", legacy, "A systems programming language."])
+        .unwrap();
+    let mut backends = LiveBackends::new().redis(REDIS, ("127.0.0.1", redis.port()));
+    let mut cfg = exact_only();
+    cfg["scope"] = json!({"from": "global"});
+    cfg["readAiCacheEntries"] = json!({"models": ["gpt-4o"]});
+    let mut h = host(cfg);
+    let standalone = |stream: bool| {
+        json!({"model": "gpt-4o", "stream": stream,
+            "messages": [{"role": "user", "content": "What is Rust?"}]})
+        .to_string()
+        .into_bytes()
+    };
+    for stream in [false, true] {
+        let mut s = h.stream();
+        s.send_request_headers(&request_headers(Some("alice")), false)
+            .send_request_body(standalone(stream), true);
+        s.serve_live(&mut backends).unwrap();
+        let down = s.downstream();
+        let headers = down.headers.as_ref().expect("answered from the cache");
+        assert_eq!(headers.get("x-cache-status"), Some("HIT"));
+        assert!(
+            down.body_string()
+                .contains("A systems programming language."),
+            "{}",
+            down.body_string()
+        );
+        assert!(!s.upstream().end_stream, "a hit never goes upstream");
+    }
+    // Same last question after a system prompt: ai-cache's key would be the same, ours is not.
+    let mut s = h.stream();
+    s.send_request_headers(&request_headers(Some("alice")), false)
+        .send_request_body(chat("What is Rust?", false), true);
+    s.serve_live(&mut backends).unwrap();
+    assert!(s.upstream().end_stream, "miss goes upstream");
+    s.send_response_headers(
+        &[(":status", "200"), ("content-type", "application/json")],
+        false,
+    )
+    .send_response_body(answer_json("Rust, for a helpful assistant.", "stop"), true);
+    s.serve_live(&mut backends).unwrap();
+    // The ai-cache entry is untouched; the new answer went to our own key.
+    let v = conn.cmd(&["GET", legacy]).unwrap();
+    assert_eq!(v.as_str(), Some("A systems programming language."));
+    let keys = conn.cmd(&["KEYS", "higress-ai-cache:*"]).unwrap();
+    assert_eq!(keys.as_array().unwrap().len(), 2, "{keys:?}");
+}

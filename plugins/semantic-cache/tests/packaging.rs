@@ -25,6 +25,7 @@ fn sample(name: &str, schema: &serde_norway::Value) -> Value {
     match (name, schema.get("type").and_then(|t| t.as_str())) {
         ("cacheKeyFrom", _) => json!("messages.@reverse.0.content"),
         ("redis", _) => json!({"serviceName": "r.static"}),
+        ("readAiCacheEntries", _) => json!({"models": ["gpt-4o"]}),
         (_, Some("boolean")) => json!(false),
         (_, Some("integer")) => json!(schema
             .get("minimum")
@@ -81,6 +82,10 @@ fn spec_phase_priority_and_every_field_accepted() {
             }
         } else {
             cfg[name] = sample(name, schema);
+            if name == "readAiCacheEntries" {
+                // ai-cache's entries carry no tenant: only readable with a global scope.
+                cfg["scope"] = json!({"from": "global"});
+            }
             accepts(&cfg).unwrap_or_else(|e| panic!("spec field {name} rejected: {e}"));
         }
         let row = format!("| `{name}` |");

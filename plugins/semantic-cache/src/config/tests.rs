@@ -216,3 +216,26 @@ fn defaults() {
     assert_eq!(c.scope.from, "consumer");
     assert_eq!(c.max_response_bytes(), 1 << 20);
 }
+
+#[test]
+fn reading_ai_cache_entries_needs_global_scope_models_and_the_exact_layer() {
+    let base = json!({"cache": {"serviceName": "r.dns"}, "scope": {"from": "global"},
+        "readAiCacheEntries": {"models": ["qwen-max"]}});
+    assert_eq!(
+        global(base.clone()).built().unwrap().ai_cache_models,
+        ["qwen-max"]
+    );
+    // Off by default.
+    let c = global(json!({"cache": {"serviceName": "r.dns"}}));
+    assert!(c.built().unwrap().ai_cache_models.is_empty());
+    let mut tenant = base.clone();
+    tenant["scope"] = json!({"from": "consumer"});
+    assert!(err(tenant).contains("scope.from: global"));
+    let mut no_models = base.clone();
+    no_models["readAiCacheEntries"] = json!({});
+    assert!(err(no_models).starts_with("readAiCacheEntries.models:"));
+    let no_exact = json!({"vector": {"type": "qdrant", "serviceName": "q.dns"},
+        "embedding": {"type": "openai", "serviceName": "e.dns"}, "scope": {"from": "global"},
+        "readAiCacheEntries": {"models": ["m"]}});
+    assert!(err(no_exact).starts_with("readAiCacheEntries:"));
+}

@@ -55,6 +55,10 @@ pub struct EmbeddingConfig {
     /// Azure OpenAI `api-version` (required for `azure`).
     #[serde(default)]
     pub api_version: String,
+    /// OpenAI `encoding_format` asked of `openai` providers: `base64` (default, as the official
+    /// SDKs) or `float`.
+    #[serde(default)]
+    pub encoding_format: String,
     // Higress's textin and xfyun fields: accepted so such configs parse, then refused with a
     // clear message by `build` (those providers are not implemented).
     #[serde(default)]
@@ -124,8 +128,9 @@ impl EmbeddingConfig {
 
 impl Endpoint {
     /// A JSON POST to the endpoint with a bearer key when one is configured.
-    pub fn post_json(&self, body: &serde_json::Value) -> Call {
-        let mut request = higress_sdk::HttpRequest::post(&self.path, body.to_string())
+    pub fn post_json(&self, body: &impl serde::Serialize) -> Call {
+        let body = serde_json::to_vec(body).unwrap_or_default();
+        let mut request = higress_sdk::HttpRequest::post(&self.path, body)
             .authority(&self.authority)
             .header("content-type", "application/json")
             .timeout_ms(self.timeout_ms);
@@ -154,6 +159,16 @@ pub const TYPES: &[&str] = &[
 pub fn build(cfg: &EmbeddingConfig) -> Result<Box<dyn EmbeddingProvider>, ConfigError> {
     if cfg.service_name.is_empty() {
         return Err(ConfigError::at("serviceName", "required"));
+    }
+    match (cfg.kind.as_str(), cfg.encoding_format.as_str()) {
+        (_, "") | ("openai", "base64" | "float") => {}
+        ("openai", other) => {
+            return Err(ConfigError::at(
+                "encodingFormat",
+                format!("unknown encoding {other:?} (base64, float)"),
+            ))
+        }
+        _ => return Err(ConfigError::at("encodingFormat", "only for type openai")),
     }
     match cfg.kind.as_str() {
         "openai" => Ok(Box::new(openai::OpenAi::new(cfg))),

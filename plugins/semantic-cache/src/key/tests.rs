@@ -196,3 +196,20 @@ fn canonical_sorts_keys_at_every_level() {
         r#"{"a":"x","b":{"c":[true,null],"d":1}}"#
     );
 }
+
+/// Stored entries outlive plugin upgrades: the key derivation must stay byte-for-byte stable.
+/// The expected digests were computed independently (Python: `json.dumps(sort_keys=True,
+/// separators=(",", ":"), ensure_ascii=False)` over the documented hash inputs).
+#[test]
+fn keys_are_stable_across_versions() {
+    let body = br#"{"model":"gpt-4o","temperature":0.2,"max_tokens":64,"stream":true,"user":"u1","messages":[{"role":"system","content":"Be brief. \"Quoted\" \u00e9\n"},{"role":"user","content":"Who is the CEO of OpenAI?"},{"role":"assistant","content":"Sam Altman."},{"role":"user","content":"How old is he?"}]}"#;
+    let k = derive(body, "consumer:alice", S).unwrap();
+    assert_eq!(
+        k.fingerprint,
+        "338d34821a68fe649554b68dfec9643084c615d6853ea542584466f3388848af"
+    );
+    assert_eq!(
+        k.partition,
+        "2903362914ffff3d5b2d8a6a58b1aa562e147fe6389c5cecf0af9add2604f5b5"
+    );
+}

@@ -230,3 +230,75 @@ fn store_writes_the_answer_and_the_vector_entry() {
     let calls = store_calls(b, &k, None, ANSWER.as_bytes());
     assert!(calls.exact.is_some() && calls.inserts.is_empty());
 }
+
+fn body_keys(body: serde_json::Value) -> Keys {
+    derive(
+        body.to_string().as_bytes(),
+        "global",
+        KeySettings {
+            countback: Some(1),
+            shared_temperature_max: 1.0,
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn ai_cache_entries_answer_standalone_questions_of_listed_models_only() {
+    let c = config(json!({"scope": {"from": "global"}, "readAiCacheEntries": {"models": ["m"]}}));
+    let b = c.built().unwrap();
+    let q = "What is Rust?";
+    // Our exact miss, then ai-cache's key: prefix + the question text; its text is the answer.
+    let (mut l, _) = Lookup::start(b, keys(q));
+    let next = l.on_reply(b, redis(RespValue::NullBulk));
+    match &next {
+        Next::Call(Call::Redis { args, .. }) => {
+            assert_eq!(args[0], b"GET");
+            assert_eq!(args[1], b"higress-ai-cache:What is Rust?");
+        }
+        other => panic!("ai-cache GET expected, got {other:?}"),
+    }
+    match l.on_reply(b, redis(bulk("A systems language."))) {
+        Next::Hit {
+            answer,
+            layer,
+            backfill,
+            ..
+        } => {
+            assert_eq!(layer, Layer::AiCache);
+            assert_eq!(answer.first_text().as_deref(), Some("A systems language."));
+            assert_eq!(answer.model.as_deref(), Some("m"));
+            assert!(backfill.is_none(), "ai-cache entries are never copied");
+        }
+        other => panic!("hit expected, got {other:?}"),
+    }
+    // An ai-cache miss goes on to the semantic layer.
+    let (mut l, _) = Lookup::start(b, keys(q));
+    l.on_reply(b, redis(RespValue::NullBulk));
+    let next = l.on_reply(b, redis(RespValue::NullBulk));
+    assert_eq!(command(&next), "HTTP /v1/embeddings");
+
+    // Anything ai-cache's key does not record keeps the request away from its entries.
+    let user = json!({"role": "user", "content": q});
+    for body in [
+        json!({"model": "other", "messages": [user]}),
+        json!({"model": "m", "messages": [{"role": "system", "content": "Be terse."}, user]}),
+        json!({"model": "m", "messages": [{"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello"}, user]}),
+        json!({"model": "m", "max_tokens": 5, "messages": [user]}),
+        json!({"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": q}]}]}),
+        json!({"model": "m", "messages": [{"role": "user", "content": "0123456789abcdef".repeat(4)}]}),
+    ] {
+        let (mut l, _) = Lookup::start(b, body_keys(body.clone()));
+        let next = l.on_reply(b, redis(RespValue::NullBulk));
+        assert_eq!(command(&next), "HTTP /v1/embeddings", "{body}");
+    }
+    // Not opted in: never read.
+    let c = config(json!({"scope": {"from": "global"}}));
+    let b = c.built().unwrap();
+    let (mut l, _) = Lookup::start(b, keys(q));
+    assert_eq!(
+        command(&l.on_reply(b, redis(RespValue::NullBulk))),
+        "HTTP /v1/embeddings"
+    );
+}
