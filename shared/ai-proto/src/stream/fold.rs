@@ -103,6 +103,11 @@ impl Fold {
         e
     }
 
+    /// Bytes the limit still allows: how far a text buffer may grow ahead of its content.
+    fn room(&self) -> usize {
+        self.limit.saturating_sub(self.size)
+    }
+
     /// Charges `n` bytes against the limit.
     fn charge(&mut self, n: usize) -> Result<(), StreamError> {
         let size = self.size.saturating_add(n);
@@ -251,6 +256,7 @@ impl Fold {
             + text_len(&reasoning_content)
             + text_len(&refusal);
         self.charge(added)?;
+        let room = self.room();
         let Some(c) = self.choices.get_mut(slot) else {
             return Ok(());
         };
@@ -259,13 +265,13 @@ impl Fold {
         }
         if let Some(text) = content_text {
             match c.content.as_mut() {
-                Some(held) => held.push_str(&text),
+                Some(held) => push_capped(held, &text, room),
                 // The first fragment becomes the buffer instead of being copied into one.
                 None => c.content = Some(text),
             }
         }
-        append_nullable(&mut c.reasoning, reasoning_content);
-        append_nullable(&mut c.refusal, refusal);
+        append_nullable(&mut c.reasoning, reasoning_content, room);
+        append_nullable(&mut c.refusal, refusal, room);
         if let Some(calls) = tool_calls {
             for (pos, call) in calls.into_iter().enumerate() {
                 self.push_tool_call(slot, pos, call)?;
@@ -282,9 +288,10 @@ impl Fold {
             )?;
             let extra_size = self.extra_growth(&extra);
             self.charge(extra_size)?;
+            let room = self.room();
             if let Some(c) = self.choices.get_mut(slot) {
                 let acc = c.function_call.get_or_insert_with(FunctionAcc::default);
-                merge_function(acc, name, arguments, extra);
+                merge_function(acc, name, arguments, extra, room);
             }
         }
         self.merge_extra(Target::Message(slot), extra)
@@ -338,6 +345,7 @@ impl Fold {
             cost += ENTRY_COST;
         }
         self.charge(cost)?;
+        let room = self.room();
         let Some(c) = self.choices.get_mut(slot) else {
             return Ok(());
         };
@@ -360,7 +368,7 @@ impl Fold {
         if acc.kind.is_none() {
             acc.kind = kind;
         }
-        merge_function(&mut acc.function, name, arguments, fextra);
+        merge_function(&mut acc.function, name, arguments, fextra, room);
         for (k, v) in extra {
             acc.extra.map.insert(k, v);
         }
@@ -518,12 +526,13 @@ fn merge_function(
     name: Option<String>,
     arguments: Option<String>,
     extra: Map<String, Value>,
+    room: usize,
 ) {
     if acc.name.is_none() {
         acc.name = name.filter(|n| !n.is_empty());
     }
     if let Some(a) = arguments {
-        acc.arguments.push_str(&a);
+        push_capped(&mut acc.arguments, &a, room);
     }
     for (k, v) in extra {
         acc.extra.map.insert(k, v);
@@ -531,13 +540,28 @@ fn merge_function(
 }
 
 /// Concatenates a streamed nullable text field; a `null` fragment only marks it as present.
-fn append_nullable(acc: &mut Option<Option<String>>, fragment: Option<Option<String>>) {
+fn append_nullable(
+    acc: &mut Option<Option<String>>,
+    fragment: Option<Option<String>>,
+    room: usize,
+) {
     match (acc.as_mut(), fragment) {
         (_, None) => {}
         (None, Some(f)) => *acc = Some(f),
-        (Some(held), Some(Some(f))) => held.get_or_insert_with(String::new).push_str(&f),
+        (Some(held), Some(Some(f))) => push_capped(held.get_or_insert_with(String::new), &f, room),
         (Some(_), Some(None)) => {}
     }
+}
+
+/// Appends `text`, growing `held` by doubling as `String` does, but never by more than `room`
+/// bytes beyond what it holds: a stream near its limit must not hold twice the limit in capacity.
+fn push_capped(held: &mut String, text: &str, room: usize) {
+    let need = held.len() + text.len();
+    if need > held.capacity() {
+        let target = held.capacity().saturating_mul(2).max(need).min(need + room);
+        held.reserve_exact(target - held.len());
+    }
+    held.push_str(text);
 }
 
 /// Approximate serialised size of a value, without serialising it.
@@ -552,5 +576,36 @@ fn json_size(v: &Value) -> usize {
                 .sum::<usize>()
                 + 2
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_capacity_stays_within_the_limit() {
+        const LIMIT: usize = 10_000;
+        let mut fold = Fold::new(LIMIT);
+        let piece = "x".repeat(97);
+        let chunk = |text: &str| {
+            serde_json::json!({"choices": [{"index": 0, "delta": {"content": text}}]}).to_string()
+        };
+        while fold.push_data(&chunk(&piece)).is_ok() {}
+        let content = fold.choices[0].content.as_ref().unwrap();
+        assert!(content.len() > LIMIT - 200, "filled up to the limit");
+        assert!(content.capacity() <= LIMIT, "capacity {}", content.capacity());
+    }
+
+    #[test]
+    fn capped_growth_still_doubles_far_from_the_limit() {
+        let mut s = String::with_capacity(8);
+        s.push_str("12345678");
+        push_capped(&mut s, "9", 1 << 20);
+        assert_eq!(s.capacity(), 16);
+        push_capped(&mut s, &"y".repeat(7), 1 << 20);
+        assert_eq!(s.capacity(), 16, "fits");
+        push_capped(&mut s, "z", 3);
+        assert_eq!(s.capacity(), 20, "17 needed + 3 of room, not 32");
     }
 }
