@@ -2,6 +2,7 @@
 //! clients the tests need to talk to them. See `e2e/README.md`.
 
 pub mod chroma;
+pub mod presidio;
 pub mod redis;
 pub mod resp;
 mod script;

@@ -2,7 +2,7 @@
 //! streamed chunk spends in the plugin (added time to first token).
 //!
 //! `cargo bench -p pii-redaction --bench throughput`; with `PII_BENCH_BASELINE_WASM=old.wasm`
-//! an earlier build is measured in the same run too. Plain timing loops (no criterion) so the
+//! an earlier build is measured in the same run too, interleaved with the current one. Plain timing loops (no criterion) so the
 //! wasm figures come from the same code path as production: the built .wasm in the host.
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -21,7 +21,7 @@ mod bench {
     use pii_redaction::config::Config;
     use proxy_wasm_host::build_support::build_wasm_plugin;
     use proxy_wasm_host::plugin::Phase;
-    use proxy_wasm_host::{PluginConfig, TestHost};
+    use proxy_wasm_host::{HostEnv, PluginConfig, Runtime, RuntimeConfig, TestHost};
     use serde_json::json;
 
     /// Realistic prompt text: English and Chinese prose, code, a log line, with a planted
@@ -118,61 +118,124 @@ mod bench {
         ("content-type", "application/json"),
     ];
 
-    /// Raw mode: the body goes straight to the scanner (plus a UTF-8 check and one copy).
-    fn raw_in_vm(wasm: &[u8], text: &str, name: &str) {
-        let mut h = host(wasm, json!({"deny_raw": true, "max_body_bytes": 8 << 20}));
-        let body = text.as_bytes();
-        let (_, per) = time(Duration::from_secs(3), || {
-            let mut s = h.stream();
-            s.send_request_headers(REQ, false)
-                .send_request_body(body, true);
-            assert!(!s.upstream().body().is_empty());
-        });
-        println!(
-            "in wasm VM{name}, raw body ({} KiB, whole request incl. host copies): {:.0} MB/s",
-            body.len() / 1024,
-            mbps(body.len(), per)
-        );
+    /// One in-VM measurement: a plugin build, a config and a request body.
+    struct Scenario {
+        name: String,
+        wasm: Vec<u8>,
+        config: serde_json::Value,
+        body: Vec<u8>,
     }
 
-    fn in_vm(wasm: &[u8], text: &str) {
-        raw_in_vm(wasm, text, "");
-        // A build of an earlier version measured in the same run, for before/after ratios.
-        if let Ok(path) = std::env::var("PII_BENCH_BASELINE_WASM") {
-            let baseline = std::fs::read(&path).expect("read PII_BENCH_BASELINE_WASM");
-            raw_in_vm(&baseline, text, &format!(" [baseline {path}]"));
+    fn send(h: &mut TestHost, body: &[u8]) {
+        let mut s = h.stream();
+        s.send_request_headers(REQ, false)
+            .send_request_body(body, true);
+    }
+
+    /// Wasm instructions per body byte (wasmtime fuel), after a warm-up request: exact and
+    /// independent of machine load, though it weighs a register-heavy loop (each local read
+    /// counts) more than the CPU does.
+    fn fuel_per_byte(s: &Scenario) -> f64 {
+        let rt = Runtime::new(RuntimeConfig {
+            consume_fuel: true,
+            ..RuntimeConfig::default()
+        })
+        .unwrap();
+        let (env, upstreams, clock) = HostEnv::for_tests();
+        let mut h = TestHost::with_env(rt, env, upstreams, clock);
+        let mut pc = PluginConfig::new("pii-redaction", s.config.to_string());
+        pc.phase = Phase::Authn;
+        pc.priority = 991;
+        h.add_plugin(&s.wasm, pc).unwrap();
+        send(&mut h, &s.body);
+        let vm = h.vm("pii-redaction").unwrap();
+        let before = vm.borrow().fuel_consumed;
+        send(&mut h, &s.body);
+        let after = vm.borrow().fuel_consumed;
+        (after - before) as f64 / s.body.len() as f64
+    }
+
+    /// Median request time of each scenario over `rounds` rounds, the scenarios interleaved in
+    /// every round so that a busy machine slows them alike.
+    fn interleaved(scenarios: &[Scenario], rounds: usize) -> Vec<Duration> {
+        let mut hosts: Vec<TestHost> = scenarios
+            .iter()
+            .map(|s| host(&s.wasm, s.config.clone()))
+            .collect();
+        let mut samples = vec![Vec::with_capacity(rounds); scenarios.len()];
+        for round in 0..=rounds {
+            for (i, s) in scenarios.iter().enumerate() {
+                let t = Instant::now();
+                send(&mut hosts[i], &s.body);
+                // Round 0 warms up (instantiation, allocator growth).
+                if round > 0 {
+                    samples[i].push(t.elapsed());
+                }
+            }
         }
-        // OpenAI mode: JSON parse, scan every message, serialise.
-        let mut h = host(wasm, json!({"max_body_bytes": 8 << 20}));
+        samples
+            .into_iter()
+            .map(|mut v| {
+                v.sort();
+                v[v.len() / 2]
+            })
+            .collect()
+    }
+
+    /// Raw mode (the body goes straight to the scanner, plus a UTF-8 check and one copy) and
+    /// OpenAI mode (JSON parse, scan every message, serialise), with an earlier build measured
+    /// in the same run when `PII_BENCH_BASELINE_WASM` names one (before/after ratios).
+    fn in_vm(wasm: &[u8], text: &str) {
         let msgs: Vec<_> = text
             .as_bytes()
             .chunks(4096)
             .map(|c| json!({"role": "user", "content": String::from_utf8_lossy(c)}))
             .collect();
-        let body = json!({"model": "m", "messages": msgs}).to_string();
-        let (_, per) = time(Duration::from_secs(3), || {
-            let mut s = h.stream();
-            s.send_request_headers(REQ, false)
-                .send_request_body(body.as_bytes(), true);
-        });
-        println!(
-            "in wasm VM, OpenAI chat body ({} KiB, JSON parse + scan + serialise): {:.0} MB/s",
-            body.len() / 1024,
-            mbps(body.len(), per)
-        );
-        let mut h = host(
-            wasm,
-            json!({"default_action": "report", "max_body_bytes": 8 << 20}),
-        );
-        let (_, per) = time(Duration::from_secs(3), || {
-            let mut s = h.stream();
-            s.send_request_headers(REQ, false)
-                .send_request_body(body.as_bytes(), true);
-        });
-        println!(
-            "in wasm VM, OpenAI chat body, report only (no rewrite): {:.0} MB/s",
-            mbps(body.len(), per)
-        );
+        let chat = json!({"model": "m", "messages": msgs})
+            .to_string()
+            .into_bytes();
+        let mut builds = vec![("current".to_string(), wasm.to_vec())];
+        if let Ok(path) = std::env::var("PII_BENCH_BASELINE_WASM") {
+            let baseline = std::fs::read(&path).expect("read PII_BENCH_BASELINE_WASM");
+            builds.push((format!("baseline {path}"), baseline));
+        }
+        let mut scenarios = Vec::new();
+        for (build, w) in &builds {
+            for (mode, config, body) in [
+                (
+                    "raw body",
+                    json!({"deny_raw": true, "max_body_bytes": 8 << 20}),
+                    text.as_bytes(),
+                ),
+                (
+                    "OpenAI chat body",
+                    json!({"max_body_bytes": 8 << 20}),
+                    chat.as_slice(),
+                ),
+                (
+                    "OpenAI chat body, report only",
+                    json!({"default_action": "report", "max_body_bytes": 8 << 20}),
+                    chat.as_slice(),
+                ),
+            ] {
+                scenarios.push(Scenario {
+                    name: format!("{mode} [{build}]"),
+                    wasm: w.clone(),
+                    config,
+                    body: body.to_vec(),
+                });
+            }
+        }
+        let medians = interleaved(&scenarios, 40);
+        for (s, t) in scenarios.iter().zip(medians) {
+            println!(
+                "in wasm VM, {} ({} KiB, whole request incl. host copies): {:.0} MB/s, {:.1} wasm instructions/byte",
+                s.name,
+                s.body.len() / 1024,
+                mbps(s.body.len(), t),
+                fuel_per_byte(s)
+            );
+        }
     }
 
     fn sse_chunk(content: &str) -> Vec<u8> {

@@ -117,7 +117,13 @@ pub struct Report {
 
 impl Report {
     pub fn count(&mut self, rule: &Rule, _original: &str) {
-        *self.counts.entry(rule.name.clone()).or_insert(0) += 1;
+        // Looked up by `&str` first: this runs for every finding.
+        match self.counts.get_mut(&rule.name) {
+            Some(n) => *n += 1,
+            None => {
+                self.counts.insert(rule.name.clone(), 1);
+            }
+        }
         if rule.action == Action::Block && self.blocked_by.is_none() {
             self.blocked_by = Some(rule.name.clone());
         }

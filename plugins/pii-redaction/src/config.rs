@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::actions::{Action, ActionKind};
 use crate::detect::Builtin;
 use crate::engine::{Custom, Engine, Rule, Words};
-use crate::external::{self, External, ExternalConfig};
+use crate::external::{self, EntityAction, External, ExternalConfig};
 use crate::jsonpath::JsonPath;
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -283,7 +283,9 @@ impl Config {
             None
         };
         let external = match &self.external_detector {
-            Some(x) => Some(self.compile_external(x, default_action, &mut rules)?),
+            Some(x) => {
+                Some(self.compile_external(x, default_action, &builtin_rules, &mut rules)?)
+            }
             None => None,
         };
         let mut paths = Vec::new();
@@ -329,18 +331,35 @@ impl Config {
         &self,
         x: &ExternalConfig,
         default_action: ActionKind,
+        builtin_rules: &[Option<usize>; Builtin::ALL.len()],
         rules: &mut Vec<Rule>,
     ) -> Result<External, ConfigError> {
         let at = |f: &str| format!("external_detector.{f}");
-        let parts = higress_sdk::cluster::parse(&x.cluster);
-        if x.cluster.trim().is_empty() {
-            return Err(ConfigError::at(at("cluster"), "must not be empty"));
-        }
-        let authority = match (&x.host, parts) {
+        let cluster = match (x.cluster.trim(), x.service_name.as_deref().map(str::trim)) {
+            ("", Some("")) => return Err(ConfigError::at(at("service_name"), "must not be empty")),
+            ("", Some(name)) => higress_sdk::cluster::fqdn(
+                name,
+                x.service_port.unwrap_or(external::DEFAULT_SERVICE_PORT),
+            ),
+            ("", None) => {
+                return Err(ConfigError::at(
+                    at("cluster"),
+                    "must not be empty (or give service_name and service_port)",
+                ))
+            }
+            (c, None) => c.to_string(),
+            (_, Some(_)) => {
+                return Err(ConfigError::at(
+                    at("service_name"),
+                    "give either cluster or service_name, not both",
+                ))
+            }
+        };
+        let authority = match (&x.host, higress_sdk::cluster::parse(&cluster)) {
             (Some(h), _) if !h.is_empty() => h.clone(),
             (Some(_), _) => return Err(ConfigError::at(at("host"), "must not be empty")),
             (None, Some(p)) if !p.fqdn.is_empty() => p.fqdn.to_string(),
-            (None, _) => x.cluster.clone(),
+            (None, _) => cluster.clone(),
         };
         let path = x
             .path
@@ -368,46 +387,63 @@ impl Config {
         if language.is_empty() {
             return Err(ConfigError::at(at("language"), "must not be empty"));
         }
-        let entities: Vec<(String, ActionKind, usize, usize)> = match &x.entities {
+        let default_entity = EntityAction::Kind(default_action);
+        let entities: Vec<(&str, &EntityAction)> = match &x.entities {
             Some(map) if map.is_empty() => {
                 return Err(ConfigError::at(
                     at("entities"),
                     "must name at least one entity type",
                 ))
             }
-            Some(map) => map
-                .iter()
-                .map(|(k, a)| {
-                    let (kind, p, s) = a.parts(default_action);
-                    (k.clone(), kind, p, s)
-                })
-                .collect(),
+            Some(map) => map.iter().map(|(k, a)| (k.as_str(), a)).collect(),
             None => external::DEFAULT_ENTITIES
                 .iter()
-                .map(|k| (k.to_string(), default_action, 0, 0))
+                .map(|k| (*k, &default_entity))
                 .collect(),
         };
         let mut map = BTreeMap::new();
-        for (name, kind, p, s) in entities {
+        for (name, entity) in entities {
+            let field = || at(&format!("entities.{name}"));
             let valid = !name.is_empty()
                 && name
                     .bytes()
                     .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
             if !valid {
                 return Err(ConfigError::at(
-                    at(&format!("entities.{name}")),
+                    field(),
                     "entity types are upper-case letters, digits or _ (Presidio names, e.g. PERSON)",
                 ));
             }
-            map.insert(name.clone(), rules.len());
+            if let Some(d) = entity.detector() {
+                // The built-in's own rule: its label, action and placeholders.
+                let b = Builtin::from_name(d).ok_or_else(|| {
+                    ConfigError::at(format!("{}.detector", field()), "unknown detector")
+                })?;
+                let rule = builtin_rules[b.index()].ok_or_else(|| {
+                    ConfigError::at(
+                        format!("{}.detector", field()),
+                        format!("detector {d} is disabled"),
+                    )
+                })?;
+                if entity.has_own_action() {
+                    return Err(ConfigError::at(
+                        field(),
+                        "give either detector or an action, not both",
+                    ));
+                }
+                map.insert(name.to_string(), rule);
+                continue;
+            }
+            let (kind, p, s) = entity.parts(default_action);
+            map.insert(name.to_string(), rules.len());
             rules.push(Rule {
                 name: format!("external_{}", name.to_ascii_lowercase()),
-                label: name,
+                label: name.to_string(),
                 action: action_of(kind, p, s),
             });
         }
         Ok(External {
-            cluster: x.cluster.clone(),
+            cluster,
             authority,
             path,
             timeout_ms,

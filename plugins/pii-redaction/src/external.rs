@@ -30,6 +30,10 @@ pub struct EntityDetail {
     pub mask_prefix: usize,
     #[serde(default)]
     pub mask_suffix: usize,
+    /// A built-in detector (`email`, `cn_mobile`, ...) whose label and action this entity takes,
+    /// so the analyzer's `EMAIL_ADDRESS` and the built-in `email` share `[EMAIL_n]` placeholders.
+    #[serde(default)]
+    pub detector: Option<String>,
 }
 
 impl EntityAction {
@@ -42,15 +46,40 @@ impl EntityAction {
             }
         }
     }
+
+    /// The built-in detector this entity is mapped to, if any.
+    pub fn detector(&self) -> Option<&str> {
+        match self {
+            EntityAction::Kind(_) => None,
+            EntityAction::Detailed(d) => d.detector.as_deref(),
+        }
+    }
+
+    /// Whether an action of its own was given (it conflicts with `detector`).
+    pub fn has_own_action(&self) -> bool {
+        match self {
+            EntityAction::Kind(_) => true,
+            EntityAction::Detailed(d) => {
+                d.action.is_some() || d.mask_prefix != 0 || d.mask_suffix != 0
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExternalConfig {
-    /// Envoy cluster of the analyzer, e.g. `outbound|3000||presidio-analyzer.dns` (required;
-    /// checked when the config compiles so the error names the field).
+    /// Envoy cluster of the analyzer, e.g. `outbound|3000||presidio-analyzer.dns`; or
+    /// `service_name` + `service_port` (one of the two is required; checked when the config
+    /// compiles so the error names the field).
     #[serde(default)]
     pub cluster: String,
+    /// Higress service name (`presidio-analyzer.dns`, `presidio.default.svc.cluster.local`),
+    /// giving the cluster `outbound|<service_port>||<service_name>`.
+    #[serde(default, alias = "serviceName")]
+    pub service_name: Option<String>,
+    #[serde(default, alias = "servicePort")]
+    pub service_port: Option<u16>,
     /// `:authority` of the call; default: the cluster's host name.
     #[serde(default)]
     pub host: Option<String>,
@@ -72,6 +101,8 @@ pub struct ExternalConfig {
 }
 
 pub const DEFAULT_PATH: &str = "/analyze";
+/// Port of Presidio's analyzer image.
+pub const DEFAULT_SERVICE_PORT: u16 = 3000;
 pub const DEFAULT_TIMEOUT_MS: u32 = 500;
 pub const DEFAULT_LANGUAGE: &str = "en";
 pub const DEFAULT_ENTITIES: [&str; 2] = ["LOCATION", "PERSON"];

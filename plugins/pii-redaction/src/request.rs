@@ -142,8 +142,16 @@ fn finish(
 }
 
 fn sniff_stream(body: &[u8]) -> bool {
-    memchr::memmem::find(body, b"\"stream\":true").is_some()
-        || memchr::memmem::find(body, b"\"stream\": true").is_some()
+    // One pass over the body for the key, then its value: `"stream" : true` in any spacing.
+    memchr::memmem::find_iter(body, b"\"stream\"").any(|at| {
+        let ws = |b: &u8| b.is_ascii_whitespace();
+        let rest = &body[at + 8..];
+        let rest = &rest[rest.iter().take_while(|b| ws(b)).count()..];
+        let Some(rest) = rest.strip_prefix(b":") else {
+            return false;
+        };
+        rest[rest.iter().take_while(|b| ws(b)).count()..].starts_with(b"true")
+    })
 }
 
 /// `whole_if_unknown`: a JSON body that is not an OpenAI shape is inspected string by string

@@ -10,24 +10,39 @@ use aho_corasick::{AhoCorasick, MatchKind};
 pub struct Vault {
     /// (replacement, original) in issue order.
     entries: Vec<(String, String)>,
-    by_original: HashMap<(String, String), usize>,
-    counters: HashMap<String, u32>,
+    /// Placeholders issued per label, looked up by `&str` so a repeated value allocates nothing.
+    labels: HashMap<String, Label>,
     /// Replacements that two different originals produced: restoring them would guess.
     ambiguous: HashSet<String>,
+}
+
+#[derive(Default, Debug)]
+struct Label {
+    /// How many placeholders of this label were issued (the `n` of `[LABEL_n]`).
+    issued: u32,
+    /// Original value → index into `entries`.
+    by_original: HashMap<String, usize>,
 }
 
 impl Vault {
     /// The typed placeholder for `original`; the same value gets the same placeholder within
     /// the request, so the model can still tell two phone numbers apart.
     pub fn placeholder(&mut self, label: &str, original: &str) -> String {
-        let key = (label.to_string(), original.to_string());
-        if let Some(&i) = self.by_original.get(&key) {
+        if let Some(&i) = self
+            .labels
+            .get(label)
+            .and_then(|l| l.by_original.get(original))
+        {
             return self.entries[i].0.clone();
         }
-        let n = self.counters.entry(label.to_string()).or_insert(0);
-        *n += 1;
-        let ph = format!("[{label}_{n}]");
-        self.by_original.insert(key, self.entries.len());
+        let l = match self.labels.get_mut(label) {
+            Some(l) => l,
+            None => self.labels.entry(label.to_string()).or_default(),
+        };
+        l.issued += 1;
+        let ph = format!("[{label}_{}]", l.issued);
+        l.by_original
+            .insert(original.to_string(), self.entries.len());
         self.entries.push((ph.clone(), original.to_string()));
         ph
     }
@@ -42,10 +57,12 @@ impl Vault {
         if let Some(i) = self.entries.iter().position(|(r, _)| r == replacement) {
             if self.entries[i].1 != original {
                 self.entries.remove(i);
-                self.by_original.retain(|_, v| *v != i);
-                for v in self.by_original.values_mut() {
-                    if *v > i {
-                        *v -= 1;
+                for l in self.labels.values_mut() {
+                    l.by_original.retain(|_, v| *v != i);
+                    for v in l.by_original.values_mut() {
+                        if *v > i {
+                            *v -= 1;
+                        }
                     }
                 }
                 self.ambiguous.insert(replacement.to_string());

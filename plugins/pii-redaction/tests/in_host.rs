@@ -1,12 +1,15 @@
 //! The built .wasm in our Envoy-semantics host: request redaction with the body arriving in
 //! chunks of every size, restore of buffered and streamed answers split at every byte, block
-//! and fail-closed replies, ai_log, and isolation between requests.
+//! and fail-closed replies, ai_log, and isolation between requests; the external detector against
+//! a canned Presidio (`mock_presidio_*`) and a real one (`live_presidio_*`).
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::path::Path;
 use std::sync::OnceLock;
 
+use e2e_services::presidio::PresidioServer;
 use proxy_wasm_host::build_support::build_wasm_plugin;
+use proxy_wasm_host::live::LiveBackends;
 use proxy_wasm_host::plugin::Phase;
 use proxy_wasm_host::{PluginConfig, TestHost};
 use serde_json::{json, Value};
@@ -431,6 +434,167 @@ fn mock_presidio_answer_with_offsets_beyond_the_text_is_a_failure() {
     let body = br#"[{"entity_type":"PERSON","start":5,"end":500,"score":0.9}]"#.to_vec();
     s.respond_http(&call, ok_json(body));
     refused_with_503(&mut s, "outside");
+}
+
+// ---- The external detector against a real Presidio analyzer: presidio-analyzer 2.2 with spaCy's
+// en_core_web_sm NER model, both from PyPI, served over Presidio's REST shape by
+// `e2e/services/presidio.sh`; every callout is answered live (`LiveBackends`). Skips loudly when
+// Presidio cannot be installed here, unless E2E_REQUIRE_PRESIDIO=1.
+
+fn live_presidio(test: &str) -> Option<(PresidioServer, LiveBackends)> {
+    let server = PresidioServer::start_or_skip(test)?;
+    let live = LiveBackends::new().http(PRESIDIO, server.addr());
+    Some((server, live))
+}
+
+fn live_presidio_config(extra: Value) -> Value {
+    let mut c = presidio_config(json!({
+        "timeout_ms": 5000,
+        "score_threshold": 0.4,
+        "entities": {
+            "PERSON": "replace",
+            "LOCATION": "mask",
+            "EMAIL_ADDRESS": {"detector": "email"},
+        }
+    }));
+    if let (Some(e), Some(x)) = (c["external_detector"].as_object_mut(), extra.as_object()) {
+        e.extend(x.clone());
+    }
+    c
+}
+
+/// A Chinese system prompt before an English user message: Presidio's offsets count code points
+/// across both, so any byte/char mix-up lands the placeholders in the wrong place.
+fn live_chat(stream: bool) -> Vec<u8> {
+    json!({"model": "m", "stream": stream, "messages": [
+        {"role": "system", "content": "你是客服助手，请用中文回答。"},
+        {"role": "user", "content": format!("我叫张伟，电话 {PHONE}。My colleague David Johnson lives in \
+            Seattle; write to him at david.johnson@example.com.")}]})
+    .to_string()
+    .into_bytes()
+}
+
+const LIVE_REDACTED: &str =
+    "我叫张伟，电话 [PHONE_1]。My colleague [PERSON_1] lives in *******; write to him at [EMAIL_1].";
+
+#[test]
+fn live_presidio_names_redacted_before_the_upstream_and_restored_in_the_answer() {
+    let Some((_presidio, mut live)) = live_presidio("live_presidio_names_redacted") else {
+        return;
+    };
+    let mut h = host(live_presidio_config(json!({})));
+    let mut s = h.stream();
+    s.send_request_headers(REQ, false)
+        .send_request_body(live_chat(false), true);
+    assert!(s.upstream().body().is_empty(), "held for the analyzer");
+    assert_eq!(s.serve_live(&mut live).expect("presidio answers"), 1);
+    let up: Value = serde_json::from_slice(&s.upstream().body()).expect("forwarded JSON");
+    assert_eq!(up["messages"][0]["content"], "你是客服助手，请用中文回答。");
+    // PERSON and LOCATION from spaCy's NER, EMAIL_ADDRESS from Presidio's pattern recognizer
+    // (mapped to the built-in email rule, which found the same span), the phone from the
+    // built-in detector.
+    assert_eq!(up["messages"][1]["content"], LIVE_REDACTED);
+    let answer = json!({"choices": [{"index": 0, "message": {"role": "assistant",
+        "content": "I will write to [PERSON_1] at [EMAIL_1] and call [PHONE_1]."}}]})
+    .to_string();
+    s.send_response_headers(
+        &[(":status", "200"), ("content-type", "application/json")],
+        false,
+    )
+    .send_response_body(answer.as_bytes(), true);
+    let got: Value = serde_json::from_slice(&s.downstream().body()).unwrap();
+    assert_eq!(
+        got["choices"][0]["message"]["content"],
+        format!("I will write to David Johnson at david.johnson@example.com and call {PHONE}.")
+    );
+}
+
+#[test]
+fn live_presidio_streamed_answer_restored() {
+    let Some((_presidio, mut live)) = live_presidio("live_presidio_streamed_answer_restored")
+    else {
+        return;
+    };
+    let mut h = host(live_presidio_config(json!({})));
+    let mut s = h.stream();
+    s.send_request_headers(REQ, false)
+        .send_request_body(live_chat(true), true);
+    s.serve_live(&mut live).expect("presidio answers");
+    let up: Value = serde_json::from_slice(&s.upstream().body()).unwrap();
+    assert_eq!(up["messages"][1]["content"], LIVE_REDACTED);
+    s.send_response_headers(
+        &[(":status", "200"), ("content-type", "text/event-stream")],
+        false,
+    )
+    .send_response_body(sse(&["Dear [PERS", "ON_1], your mail [EM", "AIL_1]"]), true);
+    let (text, done) = streamed_text(&s.downstream().body());
+    assert_eq!(
+        text,
+        "Dear David Johnson, your mail david.johnson@example.com"
+    );
+    assert!(done);
+}
+
+/// A port nothing listens on: the analyzer is down (connection refused, as Envoy reports it).
+fn down_backend() -> LiveBackends {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    LiveBackends::new().http(PRESIDIO, format!("127.0.0.1:{port}"))
+}
+
+#[test]
+fn live_presidio_down_fails_closed_by_default() {
+    let mut live = down_backend();
+    let mut h = host(live_presidio_config(json!({})));
+    let mut s = h.stream();
+    s.send_request_headers(REQ, false)
+        .send_request_body(live_chat(false), true);
+    s.serve_live(&mut live).expect("callout attempted");
+    refused_with_503(&mut s, "the external PII detector failed");
+}
+
+#[test]
+fn live_presidio_down_forwards_with_builtin_findings_under_fail_open() {
+    let mut live = down_backend();
+    let mut h = host(live_presidio_config(json!({"fail_open": true})));
+    let mut s = h.stream();
+    s.send_request_headers(REQ, false)
+        .send_request_body(live_chat(false), true);
+    s.serve_live(&mut live).expect("callout attempted");
+    assert!(s.local_replies().is_empty());
+    let up: Value = serde_json::from_slice(&s.upstream().body()).unwrap();
+    // Names need the analyzer; the built-in detectors still ran.
+    assert_eq!(
+        up["messages"][1]["content"],
+        "我叫张伟，电话 [PHONE_1]。My colleague David Johnson lives in Seattle; write to him at \
+         [EMAIL_1]."
+    );
+}
+
+/// The budget is the callout's timeout: when it runs out before the analyzer answers, the
+/// request is refused and the late answer is never used. (The harness clock is simulated and
+/// does not move during a live call, so the budget is spent with `advance` before serving.)
+#[test]
+fn live_presidio_budget_spent_before_the_answer_fails_closed() {
+    let Some((_presidio, mut live)) = live_presidio("live_presidio_budget_spent") else {
+        return;
+    };
+    let mut h = host(live_presidio_config(json!({"timeout_ms": 250})));
+    let mut s = h.stream();
+    s.send_request_headers(REQ, false)
+        .send_request_body(live_chat(false), true);
+    let call = s.http_calls().remove(0);
+    assert_eq!(call.timeout, Some(std::time::Duration::from_millis(250)));
+    s.advance(std::time::Duration::from_millis(250));
+    refused_with_503(&mut s, "timed out after 250 ms");
+    assert_eq!(
+        s.serve_live(&mut live).unwrap(),
+        0,
+        "the timed-out call is gone"
+    );
+    assert!(s.upstream().body().is_empty());
 }
 
 // ---- Non-OpenAI streams: the same bounded hold-back for Anthropic deltas and plain text.

@@ -624,6 +624,23 @@ fn external_detector_config_errors_name_the_field() {
             json!({"cluster": PRESIDIO, "entities": {"person": "replace"}}),
             "external_detector.entities.person",
         ),
+        (
+            json!({"cluster": PRESIDIO, "service_name": "presidio.dns"}),
+            "external_detector.service_name",
+        ),
+        (
+            json!({"service_name": " "}),
+            "external_detector.service_name",
+        ),
+        (
+            json!({"cluster": PRESIDIO, "entities": {"EMAIL_ADDRESS": {"detector": "mail"}}}),
+            "external_detector.entities.EMAIL_ADDRESS.detector",
+        ),
+        (
+            json!({"cluster": PRESIDIO, "entities": {"EMAIL_ADDRESS":
+                {"detector": "email", "action": "mask"}}}),
+            "external_detector.entities.EMAIL_ADDRESS",
+        ),
     ] {
         let c: Config = serde_json::from_value(json!({"external_detector": ext})).unwrap();
         let err = c.compiled().err().expect("rejected").to_string();
@@ -639,4 +656,75 @@ fn external_detector_config_errors_name_the_field() {
         ext.entities.keys().collect::<Vec<_>>(),
         ["LOCATION", "PERSON"]
     );
+    // Higress-style service fields build the cluster; the port defaults to Presidio's 3000.
+    let c = cfg(json!({"external_detector": {"serviceName": "presidio.dns"}}));
+    let ext = c.compiled().unwrap().external.as_ref().unwrap();
+    assert_eq!(
+        (ext.cluster.as_str(), ext.authority.as_str()),
+        ("outbound|3000||presidio.dns", "presidio.dns")
+    );
+    let c = cfg(
+        json!({"external_detector": {"service_name": "p.default.svc.cluster.local",
+        "service_port": 5002}}),
+    );
+    let ext = c.compiled().unwrap().external.as_ref().unwrap();
+    assert_eq!(ext.cluster, "outbound|5002||p.default.svc.cluster.local");
+    // A disabled built-in cannot take an entity.
+    let c: Config = serde_json::from_value(json!({"detectors": {"email": {"enabled": false}},
+        "external_detector": {"cluster": PRESIDIO,
+            "entities": {"EMAIL_ADDRESS": {"detector": "email"}}}}))
+    .unwrap();
+    let err = c.compiled().err().expect("rejected").to_string();
+    assert!(err.contains("detector email is disabled"), "{err}");
+}
+
+/// An entity mapped to a built-in detector takes its rule: the same placeholders and action, so
+/// Presidio's `EMAIL_ADDRESS` and the built-in `email` number `[EMAIL_n]` together, and a mask
+/// action set on the detector applies to what Presidio found.
+#[test]
+fn external_entity_mapped_to_a_builtin_shares_its_rule() {
+    let c = cfg(json!({
+        "detectors": {"cn_mobile": {"action": "mask"}},
+        "external_detector": {"cluster": PRESIDIO, "entities": {
+            "EMAIL_ADDRESS": {"detector": "email"},
+            "PHONE_NUMBER": {"detector": "cn_mobile"}}}
+    }));
+    let compiled = c.compiled().unwrap();
+    let ext = compiled.external.as_ref().unwrap();
+    // The analyzer finds an address the built-in cannot (no TLD) and a phone written in words
+    // the built-in does not read; both take the built-ins' rules.
+    let text = format!("mail {EMAIL} or admin@intranet, phone 138-1234-5678x");
+    let body = json!({"messages": [{"role": "user", "content": text}]});
+    let mut parsed = pii_redaction::request::parse(&c, body.to_string().as_bytes()).unwrap();
+    let texts = parsed.texts(&c, compiled);
+    let joined = pii_redaction::external::Joined::new(&texts);
+    let span = |needle: &str| {
+        let b = joined.text.find(needle).unwrap();
+        let s = joined.text[..b].chars().count();
+        (s, s + needle.chars().count())
+    };
+    let (a, b) = span("admin@intranet");
+    let (p, q) = span("138-1234-5678");
+    let answer = json!([
+        {"entity_type": "EMAIL_ADDRESS", "start": a, "end": b, "score": 0.9},
+        {"entity_type": "PHONE_NUMBER", "start": p, "end": q, "score": 0.7}]);
+    let found = ext
+        .findings(&texts, &joined, 200, answer.to_string().as_bytes())
+        .unwrap();
+    let mut vault = Vault::default();
+    let mut report = Report::default();
+    let out = parsed.redact(
+        &c,
+        compiled,
+        &mut vault,
+        &mut report,
+        Some((&texts, &found)),
+    );
+    let v = rewritten(out.outcome);
+    assert_eq!(
+        v["messages"][0]["content"],
+        "mail [EMAIL_1] or [EMAIL_2], phone 138-****-5678x"
+    );
+    assert_eq!(report.counts["email"], 2);
+    assert_eq!(report.counts["cn_mobile"], 1);
 }

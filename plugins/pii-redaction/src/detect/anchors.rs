@@ -1,6 +1,6 @@
 //! Everything with a fixed literal start: API keys and tokens and JWTs (checked at word starts
-//! by the token pass, no pass of their own), private key blocks and credentials in URLs (two
-//! memmem passes).
+//! by the token pass), private key blocks and credentials in URLs (checked at the `-` and `:`
+//! where the punctuation pass in `detect::scan` stops).
 
 use super::{left_boundary, right_boundary, Builtin, Hit};
 
@@ -73,27 +73,16 @@ pub fn at_word_start(t: &[u8], s: usize, out: &mut Vec<Hit>) {
     }
 }
 
-/// The anchors found anywhere, not only at word starts: credentials in URLs (`://`) and
-/// private key blocks. Two memmem passes, which skip text without them quickly.
-pub fn scan_inner(t: &[u8], out: &mut Vec<Hit>) {
-    for p in memchr::memmem::find_iter(t, b"://") {
-        if let Some(h) = url_credentials(t, p, p + 3) {
-            out.push(h);
-        }
+/// Credentials in a URL whose `://` starts at the `:` at `p`.
+pub fn url_credentials_at(t: &[u8], p: usize) -> Option<Hit> {
+    if !t[p..].starts_with(b"://") {
+        return None;
     }
-    const BEGIN: &[u8] = b"-----BEGIN ";
-    let mut pos = 0;
-    while let Some(off) = memchr::memmem::find(&t[pos..], BEGIN) {
-        let s = pos + off;
-        match private_key(t, s, s + BEGIN.len()) {
-            Some(h) => {
-                pos = h.end.max(s + BEGIN.len());
-                out.push(h);
-            }
-            None => pos = s + BEGIN.len(),
-        }
-    }
+    url_credentials(t, p, p + 3)
 }
+
+/// Where a private key block starts.
+pub const BEGIN: &[u8] = b"-----BEGIN ";
 
 fn hit(start: usize, end: usize, kind: Builtin) -> Option<Hit> {
     Some(Hit { start, end, kind })
@@ -161,10 +150,10 @@ fn jwt(t: &[u8], s: usize, p: usize, lb: bool) -> Option<Hit> {
     hit(s, e, Builtin::Jwt)
 }
 
-/// `-----BEGIN ... PRIVATE KEY-----` through the matching END line (also when the block was
-/// pasted on one line); without an END line the rest of the text is key material and is taken
-/// whole.
-fn private_key(t: &[u8], s: usize, p: usize) -> Option<Hit> {
+/// `-----BEGIN ... PRIVATE KEY-----` (`BEGIN` at `s`, the label from `p`) through the matching
+/// END line (also when the block was pasted on one line); without an END line the rest of the
+/// text is key material and is taken whole.
+pub fn private_key(t: &[u8], s: usize, p: usize) -> Option<Hit> {
     // The label ends at the next `-----`: `RSA PRIVATE KEY`, `OPENSSH PRIVATE KEY`, ...
     let close = p + memchr::memmem::find(&t[p..], b"-----")?;
     let label = &t[p..close];

@@ -1,4 +1,5 @@
-//! IPv6 and MAC addresses, found from each `:` (and `-` for dashed MACs).
+//! IPv6 and MAC addresses, found from each `:` (and `-` for dashed MACs) that the punctuation
+//! pass in `detect::scan` stops at.
 
 use std::net::Ipv6Addr;
 
@@ -10,63 +11,58 @@ fn tok_char(b: u8) -> bool {
     b.is_ascii_hexdigit() || b == b':' || b == b'.'
 }
 
-pub fn scan(text: &str, out: &mut Vec<Hit>) {
+/// The MAC or IPv6 address through the `:` at `c`, and where the next `:` is worth looking at
+/// (past this token: an IPv6 address has many).
+pub fn colon(text: &str, c: usize) -> (Option<Hit>, usize) {
     let t = text.as_bytes();
-    let mut from = 0;
-    while let Some(off) = memchr::memchr(b':', &t[from..]) {
-        let c = from + off;
-        let mut s = c;
-        while s > 0 && tok_char(t[s - 1]) {
-            s -= 1;
-        }
-        let mut e = c;
-        while e < t.len() && tok_char(t[e]) {
-            e += 1;
-        }
-        from = e.max(c + 1);
-        while e > s && t[e - 1] == b'.' {
-            e -= 1;
-        }
-        if !left_boundary(t, s) || !right_boundary(t, e) {
-            continue;
-        }
-        let tok = &text[s..e];
-        if mac(tok.as_bytes(), b':') {
-            out.push(Hit {
-                start: s,
-                end: e,
-                kind: Builtin::Mac,
-            });
-        } else if tok.len() >= 3
-            && tok.bytes().filter(|b| *b == b':').count() >= 2
-            && tok.bytes().any(|b| b.is_ascii_digit())
-            && tok.parse::<Ipv6Addr>().is_ok()
-        {
-            out.push(Hit {
-                start: s,
-                end: e,
-                kind: Builtin::Ipv6,
-            });
-        }
+    let mut s = c;
+    while s > 0 && tok_char(t[s - 1]) {
+        s -= 1;
     }
-    // Dashed MACs: 00-1A-2B-3C-4D-5E. Look at each `-` that sits after two hex digits.
-    let mut from = 0;
-    while let Some(off) = memchr::memchr(b'-', &t[from..]) {
-        let c = from + off;
-        from = c + 1;
-        if c >= 2 && c + 15 <= t.len() && left_boundary(t, c - 2) {
-            let s = c - 2;
-            let e = s + 17;
-            if e <= t.len() && mac(&t[s..e], b'-') && right_boundary(t, e) {
-                out.push(Hit {
-                    start: s,
-                    end: e,
-                    kind: Builtin::Mac,
-                });
-                from = e;
-            }
-        }
+    let mut e = c;
+    while e < t.len() && tok_char(t[e]) {
+        e += 1;
     }
+    let resume = e.max(c + 1);
+    while e > s && t[e - 1] == b'.' {
+        e -= 1;
+    }
+    if !left_boundary(t, s) || !right_boundary(t, e) {
+        return (None, resume);
+    }
+    let tok = &text[s..e];
+    let kind = if mac(tok.as_bytes(), b':') {
+        Some(Builtin::Mac)
+    } else if tok.len() >= 3
+        && tok.bytes().filter(|b| *b == b':').count() >= 2
+        && tok.bytes().any(|b| b.is_ascii_digit())
+        && tok.parse::<Ipv6Addr>().is_ok()
+    {
+        Some(Builtin::Ipv6)
+    } else {
+        None
+    };
+    (
+        kind.map(|kind| Hit {
+            start: s,
+            end: e,
+            kind,
+        }),
+        resume,
+    )
+}
+
+/// A dashed MAC (`00-1A-2B-3C-4D-5E`) whose first `-` is at `c`, after two hex digits.
+pub fn dash(t: &[u8], c: usize) -> Option<Hit> {
+    if c < 2 || c + 15 > t.len() || !left_boundary(t, c - 2) {
+        return None;
+    }
+    let (s, e) = (c - 2, c + 15);
+    (mac(&t[s..e], b'-') && right_boundary(t, e)).then_some(Hit {
+        start: s,
+        end: e,
+        kind: Builtin::Mac,
+    })
 }
 
 fn mac(tok: &[u8], sep: u8) -> bool {

@@ -200,11 +200,10 @@ fn scanner_costs() {
     time("tokens + word-start anchors", &|o| {
         tokens::scan(t, true, true, o)
     });
-    time("email", &|o| email::scan(t, o));
-    time("net", &|o| net::scan(&text, o));
-    time("anchors inside words (URL, private key)", &|o| {
-        anchors::scan_inner(t, o)
-    });
+    time(
+        "punctuation pass (email, IPv6, MAC, URL credentials, private keys)",
+        &|o| punctuation(&text, &BuiltinSet::default(), o),
+    );
     time("fold", &|_| {
         std::hint::black_box(crate::normalize::fold(&text));
     });

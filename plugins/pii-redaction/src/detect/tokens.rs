@@ -22,7 +22,7 @@ const PROVINCES: &str = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂�
 /// Longest digit run that is still looked at; longer runs are data (hashes, big numbers).
 const MAX_DIGITS: usize = 24;
 
-/// Word bytes (ASCII alphanumerics and `_`), as a table: this loop sees every byte of the prompt.
+/// Word bytes (ASCII alphanumerics and `_`), as a table: the pass walks words byte by byte.
 static WORD: [bool; 256] = {
     let mut w = [false; 256];
     let mut i = 0;
@@ -34,9 +34,9 @@ static WORD: [bool; 256] = {
     w
 };
 
-/// Byte classes of the word-start pass, one table lookup per byte.
+/// Byte classes of the word-start pass, looked up where it stops.
 const SKIP: u8 = 0;
-/// A word byte that starts nothing of ours (lower case, `_`): the word is skipped whole.
+/// A word byte that starts no token (lower case, `_`): only an anchor may start there.
 const WORD_ONLY: u8 = 1;
 /// Digit or upper-case letter: numbers, IBANs, passports, plates.
 const LEAD: u8 = 2;
@@ -65,15 +65,14 @@ static CLASS: [u8; 256] = {
 /// anchors (API keys, tokens, JWTs) at each word start too, so one pass serves both.
 pub fn scan(t: &[u8], tokens: bool, anchors: bool, out: &mut Vec<Hit>) {
     let mut i = 0;
-    while i < t.len() {
-        let class = CLASS[t[i] as usize];
-        if class == SKIP {
-            // Most prompt bytes that are not in words are spaces, punctuation and CJK text.
-            i += 1;
-            continue;
+    loop {
+        // Jump to the next place anything can start: most prompt bytes (prose, CJK text,
+        // code) are passed over eight at a time without looking at them one by one.
+        i = next_stop(t, i, tokens, anchors);
+        if i >= t.len() {
+            return;
         }
-        // At a word start (or `+`): the previous byte is not a word byte, because words are
-        // skipped whole below.
+        let class = CLASS[t[i] as usize];
         if anchors {
             let w = if class == PLUS { i + 1 } else { i };
             if w < t.len() && WORD[t[w] as usize] {
@@ -98,6 +97,104 @@ pub fn scan(t: &[u8], tokens: bool, anchors: bool, out: &mut Vec<Hit>) {
         }
         i = j;
     }
+}
+
+/// SWAR lanes: eight bytes of a little-endian `u64`, a lane flagged by its top bit.
+const LANES_LO: u64 = 0x0101_0101_0101_0101;
+const LANES_HI: u64 = 0x8080_8080_8080_8080;
+const LANES_7F: u64 = 0x7f * LANES_LO;
+const LANES_20: u64 = 0x20 * LANES_LO;
+
+/// Lanes holding an ASCII byte in `lo..=hi` (`hi < 0x80`). Each lane's sums stay below 0x100,
+/// so no carry crosses into the next lane and the answer is exact per byte.
+#[inline(always)]
+fn lanes_in(x: u64, lo: u8, hi: u8) -> u64 {
+    let x7 = x & LANES_7F;
+    let at_least_lo = x7 + (0x80 - u64::from(lo)) * LANES_LO;
+    let at_most_hi = !(x7 + (0x7f - u64::from(hi)) * LANES_LO);
+    at_least_lo & at_most_hi & !x & LANES_HI
+}
+
+/// Lanes equal to `b`.
+#[inline(always)]
+fn lanes_eq(x: u64, b: u8) -> u64 {
+    let y = x ^ (u64::from(b) * LANES_LO);
+    !(((y & LANES_7F) + LANES_7F) | y) & LANES_HI
+}
+
+/// The first position `>= from` where the pass has work: a `+`, or a word start whose first bytes
+/// can begin something (a digit or an upper-case letter not followed by a lower-case one for the
+/// token detectors; that upper-case letter or `sk`, `gh`, `gi`, `xo`, `ey` for the anchors), its
+/// previous byte being neither a word byte nor a `+` (a word after `+` is handled with the `+`). Positions the byte-by-byte walk would only
+/// pass over are skipped eight at a time. `t.len()` when there is none.
+fn next_stop(t: &[u8], from: usize, tokens: bool, anchors: bool) -> usize {
+    let stops = |x: u64, after: u64, prev: u64| -> (u64, u64) {
+        let digit = lanes_in(x, b'0', b'9');
+        // Letters of either case in one range check (`| 0x20` folds case and maps no other
+        // ASCII byte into a..z); the upper-case ones are those whose 0x20 bit was clear.
+        let letter = lanes_in(x | LANES_20, b'a', b'z');
+        // An upper-case letter followed by a lower-case one starts nothing: IBANs, passports,
+        // plates and the upper-case key prefixes continue in upper case or digits. This drops
+        // the stops at capitalised words.
+        let upper = letter & ((!x & LANES_20) << 2) & !lanes_in(after, b'a', b'z');
+        let plus = lanes_eq(x, b'+');
+        let word_or_plus = digit | letter | lanes_eq(x, b'_') | plus;
+        let mut lead = 0;
+        if tokens {
+            lead |= digit | upper;
+        }
+        if anchors {
+            // The lower-case anchors by their first two bytes (`sk-`, `ghp_`/`github_pat_`,
+            // `xox`, `eyJ`): `after` holds each lane's next byte.
+            let next = |b: u8| lanes_eq(after, b);
+            lead |= upper
+                | (lanes_eq(x, b's') & next(b'k'))
+                | (lanes_eq(x, b'g') & (next(b'h') | next(b'i')))
+                | (lanes_eq(x, b'x') & next(b'o'))
+                | (lanes_eq(x, b'e') & next(b'y'));
+        }
+        let after_word = (word_or_plus << 8) | prev;
+        (plus | (lead & !after_word), (word_or_plus >> 56) & 0x80)
+    };
+    let flag = |b: u8| {
+        if WORD[b as usize] || b == b'+' {
+            0x80
+        } else {
+            0
+        }
+    };
+    let mut q = from;
+    let mut prev = if q == 0 || q > t.len() {
+        0
+    } else {
+        flag(t[q - 1])
+    };
+    while let Some(chunk) = t.get(q..q + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        if x & LANES_HI == LANES_HI {
+            // Eight non-ASCII bytes (CJK text): nothing starts here.
+            prev = 0;
+        } else {
+            let after = (x >> 8) | (u64::from(t.get(q + 8).copied().unwrap_or(0)) << 56);
+            let (found, carry) = stops(x, after, prev);
+            if found != 0 {
+                return q + (found.trailing_zeros() / 8) as usize;
+            }
+            prev = carry;
+        }
+        q += 8;
+    }
+    if q < t.len() {
+        // The tail, padded with zero bytes, which start nothing.
+        let mut last = [0u8; 8];
+        last[..t.len() - q].copy_from_slice(&t[q..]);
+        let x = u64::from_le_bytes(last);
+        let (found, _) = stops(x, x >> 8, prev);
+        if found != 0 {
+            return q + (found.trailing_zeros() / 8) as usize;
+        }
+    }
+    t.len()
 }
 
 /// `v1.2`, `ORD-123`, `x/123`, `3.14`: the number continues an identifier or a decimal.
@@ -176,6 +273,11 @@ fn classify(
     let Some(&(_, mut end)) = groups.last() else {
         return false;
     };
+    // The shortest thing classified here is an 8-digit international number (an 18th ID
+    // character, X, only follows 17 digits): most numbers in prompts are shorter.
+    if groups.iter().map(|(a, b)| b - a).sum::<usize>() < 8 {
+        return false;
+    }
     let mut d = [0u8; MAX_DIGITS + 1];
     let mut len = 0;
     for &(a, b) in groups {
@@ -419,4 +521,64 @@ fn plate(t: &[u8], p: usize) -> Option<Hit> {
         end: e,
         kind: Builtin::CnPlate,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `next_stop` by its definition, one byte at a time.
+    fn next_stop_bytewise(t: &[u8], from: usize, tokens: bool, anchors: bool) -> usize {
+        (from..t.len())
+            .find(|&p| {
+                let b = t[p];
+                let pair = [b, t.get(p + 1).copied().unwrap_or(0)];
+                let upper = b.is_ascii_uppercase() && !pair[1].is_ascii_lowercase();
+                let lead = (tokens && (b.is_ascii_digit() || upper))
+                    || (anchors && (upper || [b"sk", b"gh", b"gi", b"xo", b"ey"].contains(&&pair)));
+                let after = p > 0 && (WORD[t[p - 1] as usize] || t[p - 1] == b'+');
+                b == b'+' || (lead && !after)
+            })
+            .unwrap_or(t.len())
+    }
+
+    #[test]
+    fn next_stop_matches_the_bytewise_definition() {
+        let mut texts: Vec<Vec<u8>> = [
+            "用户反馈订单号 20240520123456789，请分析。The API key sk-abc leaked; +86 138",
+            "a+13812345678 x+y ++ _A9 Zz 0 ghp_ xox eyJ 中文ABC中文 s sk gi gh xo ey se gx",
+            "",
+            "+",
+            "A",
+            "ÿ\u{7f}\u{80}/:@[`{ 09AZaz_",
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect();
+        // Pseudo-random bytes over an alphabet with every class, boundaries and high bytes.
+        let alphabet = b"0919AZaz_+ -.sgxekhioy\x80\xe4\xbd\xa0\xff@:";
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for len in 0..200 {
+            let mut v = Vec::with_capacity(len);
+            for _ in 0..len {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                v.push(alphabet[(seed % alphabet.len() as u64) as usize]);
+            }
+            texts.push(v);
+        }
+        for t in &texts {
+            for (tokens, anchors) in [(true, true), (true, false), (false, true)] {
+                for from in 0..=t.len() {
+                    assert_eq!(
+                        next_stop(t, from, tokens, anchors),
+                        next_stop_bytewise(t, from, tokens, anchors),
+                        "{:?} from {from} tokens {tokens} anchors {anchors}",
+                        String::from_utf8_lossy(t)
+                    );
+                }
+            }
+        }
+    }
 }
