@@ -14,15 +14,17 @@ PLUGINS     := $(patsubst plugins/%/Cargo.toml,%,$(wildcard plugins/*/Cargo.toml
 # SDK examples double as the smallest real plugins (release-profile figures, host smoke tests).
 SDK_EXAMPLES := $(patsubst shared/higress-sdk/examples/%.rs,%,$(wildcard shared/higress-sdk/examples/*.rs))
 
-.PHONY: build build-plugins build-examples run test lint fmt bench fuzz clean help \
+.PHONY: build build-plugins build-examples run demo test lint fmt bench bench-workload fuzz clean help \
         tools package package-push charts kind-e2e
 
 help:
 	@echo "make build   - build every plugin to plugins/<name>/plugin.wasm (and the SDK examples)"
-	@echo "make run     - Redis, the mock LLM and the local gateway with the plugin chain (Ctrl-C stops)"
+	@echo "make run     - Redis, the embedding server, mock LLMs and the gateway with the four plugins (Ctrl-C stops)"
+	@echo "make demo    - a scripted session through the chain of 'make run' (start it first), printed as a table"
 	@echo "make test    - lint, build every .wasm, run every test that can run on this machine"
 	@echo "make lint    - rustfmt check and clippy -D warnings (native and wasm32-wasip1)"
-	@echo "make bench   - criterion benchmarks (see BENCHMARKS.md)"
+	@echo "make bench   - the component benchmarks (see BENCHMARKS.md)"
+	@echo "make bench-workload - the QQP workload through the whole chain vs straight to the mock (BENCHMARKS.md)"
 	@echo "make fuzz    - run the SSE fuzz target for FUZZ_SECONDS (nightly + cargo-fuzz)"
 	@echo "make tools   - go install helm, kubeconform, oras and crane into .cache/bin"
 	@echo "make package - OCI plugin images (Higress layout) under .cache/package/<name>/"
@@ -48,6 +50,9 @@ build-examples:
 run:
 	scripts/run-local
 
+demo:
+	scripts/demo
+
 # Test output is kept so the closing summary counts every test binary, not just the last one.
 test: lint build
 	@mkdir -p target
@@ -70,8 +75,13 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
+# native-release: optimised like release, without the fat LTO that makes wasmtime take very long
+# to build; the plugins under test are the release .wasm either way.
 bench:
-	$(CARGO) bench --workspace
+	$(CARGO) bench --workspace --profile native-release
+
+bench-workload:
+	$(CARGO) run -p e2e-clients --profile native-release --bin ai-workload
 
 FUZZ_SECONDS ?= 300
 fuzz:

@@ -86,7 +86,7 @@ fn english() -> Vec<String> {
         out.extend(joined.chunks(8).map(|c| c.join(" ")));
     }
     for doc in [
-        "README.md",
+        "README_EN.md",
         "host/README.md",
         "plugins/pii-redaction/README_EN.md",
     ] {
