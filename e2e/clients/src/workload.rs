@@ -47,32 +47,6 @@ pub fn load_pairs(path: &std::path::Path) -> Result<Vec<Pair>, String> {
         .collect()
 }
 
-/// SplitMix64: a small deterministic generator (the same seed gives the same workload).
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-}
-
 /// What a request is, relative to earlier ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -108,17 +82,18 @@ pub struct Mix {
 /// have at least `mix.requests` pairs; beyond that they are reused from the first (and a "fresh"
 /// question may then be one asked before).
 pub fn generate(pairs: &[Pair], mix: Mix) -> Vec<Request> {
-    let mut rng = Rng::new(mix.seed);
+    // Seeded: the same flags give the same requests.
+    let mut rng = fastrand::Rng::with_seed(mix.seed);
     let mut next_pair = 0;
     let mut asked: Vec<(usize, usize)> = Vec::new(); // (pair, tenant)
     let mut partner_asked = std::collections::HashSet::new(); // (pair, tenant)
     let mut out = Vec::with_capacity(mix.requests);
     for _ in 0..mix.requests {
-        let stream = rng.unit() < mix.stream_share;
-        if !asked.is_empty() && rng.unit() < mix.repeat_share {
-            let (p, tenant) = asked[rng.below(asked.len())];
+        let stream = rng.f64() < mix.stream_share;
+        if !asked.is_empty() && rng.f64() < mix.repeat_share {
+            let (p, tenant) = asked[rng.usize(..asked.len())];
             let pair = &pairs[p];
-            let (question, kind) = if rng.unit() < mix.paraphrase_share {
+            let (question, kind) = if rng.f64() < mix.paraphrase_share {
                 let kind = if !partner_asked.insert((p, tenant)) {
                     Kind::Repeat
                 } else if pair.duplicate {
@@ -145,7 +120,7 @@ pub fn generate(pairs: &[Pair], mix: Mix) -> Vec<Request> {
         } else {
             let p = next_pair % pairs.len();
             next_pair += 1;
-            let tenant = rng.below(mix.tenants.max(1));
+            let tenant = rng.usize(..mix.tenants.max(1));
             asked.push((p, tenant));
             out.push(Request {
                 question: pairs[p].a.clone(),

@@ -48,6 +48,21 @@ fn chat(content: &str, stream: bool) -> Vec<u8> {
         .into_bytes()
 }
 
+/// Answers the stream with a JSON chat completion (in `chunk`-byte pieces) and returns the
+/// content the client received.
+fn answer_json(s: &mut proxy_wasm_host::Stream, content: &str, chunk: usize) -> Value {
+    let answer =
+        json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]})
+            .to_string();
+    s.send_response_headers(
+        &[(":status", "200"), ("content-type", "application/json")],
+        false,
+    )
+    .send_response_body_chunked(answer.as_bytes(), chunk);
+    let got: Value = serde_json::from_slice(&s.downstream().body()).expect("downstream JSON");
+    got["choices"][0]["message"]["content"].clone()
+}
+
 #[test]
 fn request_is_redacted_whatever_the_chunking_and_answer_restored() {
     let mut h = host(json!({}));
@@ -66,15 +81,8 @@ fn request_is_redacted_whatever_the_chunking_and_answer_restored() {
         if let Some(cl) = up.headers.as_ref().and_then(|hm| hm.get("content-length")) {
             assert_eq!(cl, up.body().len().to_string());
         }
-        let answer = json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": "I will call [PHONE_1]."}}]}).to_string();
-        s.send_response_headers(
-            &[(":status", "200"), ("content-type", "application/json")],
-            false,
-        )
-        .send_response_body_chunked(answer.as_bytes(), 16);
-        let got: Value = serde_json::from_slice(&s.downstream().body()).expect("downstream JSON");
         assert_eq!(
-            got["choices"][0]["message"]["content"],
+            answer_json(&mut s, "I will call [PHONE_1].", 16),
             format!("I will call {PHONE}.")
         );
     }
@@ -318,17 +326,12 @@ fn mock_presidio_names_and_places_redacted_merged_and_restored() {
         up["messages"][0]["content"],
         "我叫[PERSON_1] 😀, I live in ********. Call [PHONE_1], ask for [PERSON_2]."
     );
-    let answer = json!({"choices": [{"index": 0, "message": {"role": "assistant",
-        "content": "OK [PERSON_2], I will call [PHONE_1] and greet [PERSON_1]."}}]})
-    .to_string();
-    s.send_response_headers(
-        &[(":status", "200"), ("content-type", "application/json")],
-        false,
-    )
-    .send_response_body(answer.as_bytes(), true);
-    let got: Value = serde_json::from_slice(&s.downstream().body()).unwrap();
     assert_eq!(
-        got["choices"][0]["message"]["content"],
+        answer_json(
+            &mut s,
+            "OK [PERSON_2], I will call [PHONE_1] and greet [PERSON_1].",
+            usize::MAX
+        ),
         format!("OK David Johnson, I will call {PHONE} and greet 张伟.")
     );
 }
@@ -494,17 +497,12 @@ fn live_presidio_names_redacted_before_the_upstream_and_restored_in_the_answer()
     // (mapped to the built-in email rule, which found the same span), the phone from the
     // built-in detector.
     assert_eq!(up["messages"][1]["content"], LIVE_REDACTED);
-    let answer = json!({"choices": [{"index": 0, "message": {"role": "assistant",
-        "content": "I will write to [PERSON_1] at [EMAIL_1] and call [PHONE_1]."}}]})
-    .to_string();
-    s.send_response_headers(
-        &[(":status", "200"), ("content-type", "application/json")],
-        false,
-    )
-    .send_response_body(answer.as_bytes(), true);
-    let got: Value = serde_json::from_slice(&s.downstream().body()).unwrap();
     assert_eq!(
-        got["choices"][0]["message"]["content"],
+        answer_json(
+            &mut s,
+            "I will write to [PERSON_1] at [EMAIL_1] and call [PHONE_1].",
+            usize::MAX
+        ),
         format!("I will write to David Johnson at david.johnson@example.com and call {PHONE}.")
     );
 }
