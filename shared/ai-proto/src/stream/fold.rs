@@ -594,7 +594,11 @@ mod tests {
         while fold.push_data(&chunk(&piece)).is_ok() {}
         let content = fold.choices[0].content.as_ref().unwrap();
         assert!(content.len() > LIMIT - 200, "filled up to the limit");
-        assert!(content.capacity() <= LIMIT, "capacity {}", content.capacity());
+        assert!(
+            content.capacity() <= LIMIT,
+            "capacity {}",
+            content.capacity()
+        );
     }
 
     #[test]
