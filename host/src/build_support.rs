@@ -1,6 +1,8 @@
 //! Builds wasm plugin crates for tests: `cargo build --target wasm32-wasip1 --release -p <crate>`
-//! into a separate target dir (`<workspace>/target/wasm-test-plugins`) so that it never waits on
-//! the outer cargo's build lock; each crate is built once per test process.
+//! into a separate target dir (`wasm-test-plugins` inside `$CARGO_TARGET_DIR`, else
+//! `<workspace>/target`) so that it never waits on the outer cargo's build lock, while test runs
+//! with their own target dirs never overwrite each other's plugins; each crate is built once per
+//! test process.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -16,7 +18,11 @@ pub fn build_wasm_plugin(workspace_dir: &Path, package: &str) -> Result<PathBuf,
     if let Some(p) = guard.get(package) {
         return Ok(p.clone());
     }
-    let target_dir = workspace_dir.join("target").join("wasm-test-plugins");
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|d| if d.is_relative() { workspace_dir.join(d) } else { d })
+        .unwrap_or_else(|| workspace_dir.join("target"))
+        .join("wasm-test-plugins");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
         .current_dir(workspace_dir)
