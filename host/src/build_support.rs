@@ -20,7 +20,13 @@ pub fn build_wasm_plugin(workspace_dir: &Path, package: &str) -> Result<PathBuf,
     }
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .map(|d| if d.is_relative() { workspace_dir.join(d) } else { d })
+        .map(|d| {
+            if d.is_relative() {
+                workspace_dir.join(d)
+            } else {
+                d
+            }
+        })
         .unwrap_or_else(|| workspace_dir.join("target"))
         .join("wasm-test-plugins");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
