@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
 
 use higress_sdk::hostcalls::{self, Metric};
-use higress_sdk::types::MetricType;
 use higress_sdk::{
     ai_log, dispatcher, host, properties, DataAction, HeaderAction, HttpCallError, HttpPlugin,
     HttpResponse, Log, Plugin, RedisError, RespValue, RuleMatcher,
@@ -38,8 +37,6 @@ pub struct Shared {
     redis_ready: RefCell<BTreeSet<String>>,
     /// Vector-store inserts waiting for the reply to their previous call: token → the rest.
     inserts: RefCell<HashMap<u32, InsertChain>>,
-    /// Metrics defined so far, by name.
-    metrics: RefCell<HashMap<&'static str, Metric>>,
 }
 
 /// At most this many insert chains wait at once; more stores are dropped (counted as errors).
@@ -140,38 +137,15 @@ impl Plugin for SemanticCache {
 }
 
 impl Shared {
-    /// The VM's handle of a metric, defined on first use: Envoy hands out a new id (and keeps
-    /// it) on every `proxy_define_metric`, so defining per request would grow without bound.
-    fn metric(&self, kind: MetricType, name: &'static str) -> Option<Metric> {
-        if let Some(m) = self.metrics.borrow().get(name) {
-            return Some(*m);
-        }
-        match Metric::define(kind, name) {
-            Ok(m) => {
-                self.metrics.borrow_mut().insert(name, m);
-                Some(m)
-            }
-            Err(e) => {
-                LOG.debug(format_args!("metric {name}: {e}"));
-                None
-            }
-        }
-    }
-
+    // Metric handles come from the SDK, which defines each name once per VM.
     fn count(&self, name: &'static str, n: u64) {
-        if let Some(Err(e)) = self
-            .metric(MetricType::Counter, name)
-            .map(|m| m.increment(n as i64))
-        {
+        if let Err(e) = Metric::counter(name).and_then(|m| m.increment(n as i64)) {
             LOG.debug(format_args!("metric {name}: {e}"));
         }
     }
 
     fn record(&self, name: &'static str, value: u64) {
-        if let Some(Err(e)) = self
-            .metric(MetricType::Histogram, name)
-            .map(|m| m.record(value))
-        {
+        if let Err(e) = Metric::histogram(name).and_then(|m| m.record(value)) {
             LOG.debug(format_args!("metric {name}: {e}"));
         }
     }

@@ -103,8 +103,8 @@ pub trait Host {
 
 thread_local! {
     static CURRENT: RefCell<Option<Rc<dyn Host>>> = const { RefCell::new(None) };
-    /// Metric ids by kind and name, for the host installed now (see [`metric_id`]).
-    static METRIC_IDS: RefCell<HashMap<(MetricType, String), u32>> = RefCell::new(HashMap::new());
+    /// Metric ids by name, one slot per kind, for the host installed now (see [`metric_id`]).
+    static METRIC_IDS: RefCell<HashMap<String, [Option<u32>; 3]>> = RefCell::new(HashMap::new());
 }
 
 /// Installs the host the SDK talks to on this thread. Tests install a fake; on wasm32 the real host
@@ -118,12 +118,13 @@ pub fn set_host(host: Rc<dyn Host>) {
 /// `proxy_define_metric` call, even for a name it has seen, so a plugin that defined its metrics
 /// per request would grow that table without bound; here each name is defined once per VM.
 pub(crate) fn metric_id(kind: MetricType, name: &str) -> Result<u32, Status> {
-    let key = (kind, name.to_string());
-    if let Some(id) = METRIC_IDS.with(|ids| ids.borrow().get(&key).copied()) {
+    // Looked up by `&str`: plugins name a metric where they count it, so a hit must not allocate.
+    let slot = kind as usize;
+    if let Some(id) = METRIC_IDS.with(|ids| ids.borrow().get(name).and_then(|k| k[slot])) {
         return Ok(id);
     }
     let id = host().define_metric(kind, name)?;
-    METRIC_IDS.with(|ids| ids.borrow_mut().insert(key, id));
+    METRIC_IDS.with(|ids| ids.borrow_mut().entry(name.to_string()).or_default()[slot] = Some(id));
     Ok(id)
 }
 
