@@ -191,6 +191,25 @@ pub fn sample_value(schema: &Value) -> Value {
     }
 }
 
+/// The configs a plugin refuses among those that set one top-level property of `schema` to its
+/// [`sample_value`] on top of `base`, as `(property, config)`: empty when the spec describes what
+/// the plugin really accepts.
+pub fn rejected_fields(
+    schema: &Value,
+    base: &Value,
+    accepts: impl Fn(&Value) -> bool,
+) -> Vec<(String, Value)> {
+    properties(schema)
+        .into_iter()
+        .map(|(name, prop)| {
+            let mut config = base.clone();
+            config[name] = sample_value(prop);
+            (name.to_string(), config)
+        })
+        .filter(|(_, config)| !accepts(config))
+        .collect()
+}
+
 /// The properties of an object schema, in spec order.
 pub fn properties(schema: &Value) -> Vec<(&str, &Value)> {
     schema
@@ -227,4 +246,20 @@ pub fn yaml_blocks(markdown: &str) -> Vec<Value> {
         .filter_map(|y| serde_norway::from_str::<Value>(y).ok())
         .filter(Value::is_object)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejected_fields_names_what_the_plugin_refuses() {
+        let schema = json!({"properties": {"a": {"type": "integer", "maximum": 10}, "b": {"type": "string"}}});
+        let rejected = rejected_fields(&schema, &json!({"base": true}), |c| c.get("b").is_none());
+        assert_eq!(
+            rejected,
+            vec![("b".to_string(), json!({"base": true, "b": "x"}))]
+        );
+        assert_eq!(sample_value(&schema["properties"]["a"]), json!(10));
+    }
 }
