@@ -10,6 +10,7 @@
 mod common;
 
 use common::*;
+use e2e_services::tools::installed as tool;
 use proxy_wasm_host::plugin::Phase;
 use proxy_wasm_host::{PluginConfig, TestHost};
 use serde_json::{json, Value};
@@ -23,24 +24,6 @@ use std::time::{Duration, Instant};
 const PLUGIN: &str = "pii-redaction";
 const REPO: &str = "higress-ai-plugins";
 const PHONE: &str = "13812345678";
-
-/// A Go tool from `.cache/bin`, or `None` (test skipped) when it is not installed.
-fn tool(name: &str) -> Option<PathBuf> {
-    let p = workspace_dir().join(".cache/bin").join(name);
-    if p.is_file() {
-        return Some(p);
-    }
-    assert!(
-        std::env::var("E2E_REQUIRE_TOOLS").as_deref() != Ok("1"),
-        "{} missing: run scripts/install-tools",
-        p.display()
-    );
-    eprintln!(
-        "skipped: {} missing (run scripts/install-tools)",
-        p.display()
-    );
-    None
-}
 
 fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));

@@ -6,3 +6,4 @@ pub mod presidio;
 pub mod redis;
 pub mod resp;
 mod script;
+pub mod tools;

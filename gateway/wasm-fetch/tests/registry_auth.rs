@@ -8,6 +8,7 @@
 
 use base64::Engine;
 use bytes::Bytes;
+use e2e_services::tools::installed as tool;
 use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -19,27 +20,6 @@ use wasm_fetch::{Credentials, FetchError, Fetcher, PullPolicy, Request};
 
 const MODULE: &[u8] = b"\0asm\x01\0\0\0";
 const TOKEN: &str = "t0ken";
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn tool(name: &str) -> Option<PathBuf> {
-    let p = workspace().join(".cache/bin").join(name);
-    if p.is_file() {
-        return Some(p);
-    }
-    assert!(
-        std::env::var("E2E_REQUIRE_TOOLS").as_deref() != Ok("1"),
-        "{} missing: run scripts/install-tools",
-        p.display()
-    );
-    eprintln!(
-        "skipped: {} missing (run scripts/install-tools)",
-        p.display()
-    );
-    None
-}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
