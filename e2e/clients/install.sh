@@ -18,34 +18,20 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
+name=e2e/clients/install
 python="${PYTHON:-python3}"
 py_dir="$(realpath -m "${E2E_CLIENTS_CACHE:-$repo/.cache/e2e-clients/python}")"
 # Pinned: the tests assert the SDKs' own types and errors, which change between major versions.
 py_requirements="$here/python/requirements.txt"
 node_dir="$here/node"
-
-log() { echo "e2e/clients/install.sh: $*" >&2; }
-unavailable() { log "UNAVAILABLE: $*"; exit 3; }
+# shellcheck source=../services/lib.sh
+source "$repo/e2e/services/lib.sh"
 
 install_python() {
   command -v "$python" >/dev/null || unavailable "$python not found"
   local stamp
-  stamp="$py_dir/.installed-$( (cat "$py_requirements"; "$python" --version 2>&1) | sha256sum | cut -c1-16)"
-  if [[ ! -f "$stamp" ]]; then
-    "$python" -m pip --version >/dev/null 2>&1 || unavailable "pip is not available for $python"
-    mkdir -p "$(dirname "$py_dir")"
-    local tmp
-    tmp="$(mktemp -d "$py_dir.tmp.XXXXXX")"
-    log "installing $(grep -c '^[a-z].*==' "$py_requirements") pinned packages of $py_requirements into $py_dir"
-    if ! PIP_ROOT_USER_ACTION=ignore timeout 600 "$python" -m pip install --quiet --disable-pip-version-check \
-        --no-warn-script-location --no-warn-conflicts --target "$tmp" -r "$py_requirements" >&2; then
-      rm -rf "$tmp"
-      unavailable "pip could not install $py_requirements"
-    fi
-    touch "$tmp/$(basename "$stamp")"
-    rm -rf "$py_dir"
-    mv "$tmp" "$py_dir"
-  fi
+  stamp=".installed-$( (cat "$py_requirements"; "$python" --version 2>&1) | sha256sum | cut -c1-16)"
+  pip_target_install "$py_dir" "$stamp" --no-warn-conflicts -r "$py_requirements"
   echo "PYTHONPATH=$py_dir"
 }
 
@@ -68,11 +54,9 @@ case "$what" in
   python|node|all) ;;
   *) echo "usage: $0 [python|node|all]" >&2; exit 2 ;;
 esac
-mkdir -p "$repo/.cache"
-exec 9>"$repo/.cache/e2e-clients.lock"
-if command -v flock >/dev/null; then flock 9; fi
+install_all() { install_python; install_node; }
 case "$what" in
-  python) install_python ;;
-  node) install_node ;;
-  all) install_python; install_node ;;
+  python) with_lock "$repo/.cache/e2e-clients" install_python ;;
+  node) with_lock "$repo/.cache/e2e-clients" install_node ;;
+  all) with_lock "$repo/.cache/e2e-clients" install_all ;;
 esac
