@@ -35,14 +35,59 @@ fn workspace_dir() -> PathBuf {
 }
 
 /// A port free right now (the gateway binds it a moment later).
-fn free_addr() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local addr")
+fn free_addr() -> Result<SocketAddr, String> {
+    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    l.local_addr().map_err(|e| e.to_string())
 }
 
 /// Each chain plugin built for wasm32-wasip1 (once per process).
 pub fn plugin_wasm(plugin: &str) -> Result<PathBuf, String> {
     proxy_wasm_host::build_support::build_wasm_plugin(&workspace_dir(), plugin)
+}
+
+/// The chain's WasmPlugin documents with the plugins built for wasm32-wasip1.
+pub fn rendered_chain() -> Result<String, String> {
+    let mut wasm = Vec::new();
+    for p in chain::PLUGINS {
+        wasm.push((p, plugin_wasm(p)?));
+    }
+    let template = std::fs::read_to_string(chain::template_path()).map_err(|e| e.to_string())?;
+    chain::render(&template, |p| {
+        wasm.iter()
+            .find(|(name, _)| *name == p)
+            .map(|(_, path)| path.clone())
+            .unwrap_or_default()
+    })
+}
+
+/// A gateway configuration written for a [`Stack`]'s services, in a directory of its own.
+pub struct GatewayConfig {
+    pub addrs: Addresses,
+    /// Holds `gateway.yaml` and the access log.
+    pub dir: PathBuf,
+    pub file: PathBuf,
+}
+
+/// Polls the admin `/ready` until it answers 200; `gone` says why the gateway stopped, if it did.
+pub fn wait_ready(
+    admin: SocketAddr,
+    within: Duration,
+    mut gone: impl FnMut() -> Option<String>,
+) -> Result<(), String> {
+    let ready = format!("http://{admin}/ready");
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(why) = gone() {
+            return Err(why);
+        }
+        if http::get(&ready).is_ok_and(|r| r.status == 200) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err("gateway never became ready".into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 impl Stack {
@@ -59,33 +104,51 @@ impl Stack {
         redis: RedisServer,
         embedding: embedding_server::Handle,
     ) -> Result<Stack, String> {
-        let mut wasm = Vec::new();
-        for p in chain::PLUGINS {
-            wasm.push((p, plugin_wasm(p)?));
-        }
+        let plugins = rendered_chain()?;
         let llm = mock_llm::spawn(mock_llm::Config::default()).map_err(|e| e.to_string())?;
         let fallback = mock_llm::spawn(mock_llm::Config::default()).map_err(|e| e.to_string())?;
-        let template =
-            std::fs::read_to_string(chain::template_path()).map_err(|e| e.to_string())?;
-        let plugins = chain::render(&template, |p| {
-            wasm.iter()
-                .find(|(name, _)| *name == p)
-                .map(|(_, path)| path.clone())
-                .unwrap_or_default()
-        })?;
         let mut stack = Stack {
             llm,
             fallback,
             redis,
             embedding,
+            // Set from the gateway started below.
             base_url: String::new(),
-            admin: free_addr(),
+            admin: SocketAddr::from(([127, 0, 0, 1], 0)),
             dir: PathBuf::new(),
             plugins,
         };
         let (base_url, admin, dir) = stack.start_gateway(|chain| chain)?;
         (stack.base_url, stack.admin, stack.dir) = (base_url, admin, dir);
         Ok(stack)
+    }
+
+    /// Writes a gateway configuration for these services into a new directory named after
+    /// `tag`: the Gateway document `gateway_doc` renders, followed by `plugins`.
+    pub fn write_gateway_config(
+        &self,
+        tag: &str,
+        gateway_doc: impl FnOnce(&Addresses, &Path) -> String,
+        plugins: &str,
+    ) -> Result<GatewayConfig, String> {
+        let addrs = Addresses {
+            listen: free_addr()?,
+            admin: free_addr()?,
+            llm: self.llm.addr(),
+            fallback: self.fallback.addr(),
+            redis: SocketAddr::from(([127, 0, 0, 1], self.redis.port())),
+            embedding: self.embedding.addr(),
+        };
+        let dir = std::env::temp_dir().join(format!(
+            "{tag}-{}-{}",
+            std::process::id(),
+            addrs.listen.port()
+        ));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let file = dir.join("gateway.yaml");
+        let yaml = format!("{}{plugins}", gateway_doc(&addrs, &dir.join("access.log")));
+        std::fs::write(&file, yaml).map_err(|e| e.to_string())?;
+        Ok(GatewayConfig { addrs, dir, file })
     }
 
     /// Starts one more gateway in front of the same services, with the rendered chain passed
@@ -115,52 +178,32 @@ impl Stack {
         gateway_doc: impl FnOnce(&Addresses, &Path) -> String,
         edit: impl FnOnce(String) -> String,
     ) -> Result<(String, SocketAddr, PathBuf), String> {
-        let addrs = Addresses {
-            listen: free_addr(),
-            admin: free_addr(),
-            llm: self.llm.addr(),
-            fallback: self.fallback.addr(),
-            redis: SocketAddr::from(([127, 0, 0, 1], self.redis.port())),
-            embedding: self.embedding.addr(),
-        };
-        let dir = std::env::temp_dir().join(format!(
-            "ai-chain-{}-{}",
-            std::process::id(),
-            addrs.listen.port()
-        ));
-        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        let config = dir.join("gateway.yaml");
-        let yaml = format!(
-            "{}{}",
-            gateway_doc(&addrs, &dir.join("access.log")),
-            edit(self.plugins.clone())
+        let config =
+            self.write_gateway_config("ai-chain", gateway_doc, &edit(self.plugins.clone()))?;
+        let file = config.file.clone();
+        let mut gateway = Some(
+            std::thread::Builder::new()
+                .name("gateway".into())
+                .spawn(move || higress_ai_gateway::run(&file))
+                .map_err(|e| e.to_string())?,
         );
-        std::fs::write(&config, yaml).map_err(|e| e.to_string())?;
-        let gateway = std::thread::Builder::new()
-            .name("gateway".into())
-            .spawn(move || higress_ai_gateway::run(&config))
-            .map_err(|e| e.to_string())?;
-        let ready = format!("http://{}/ready", addrs.admin);
         // Loading the four plugins compiles them with wasmtime (cranelift unoptimised in test
         // builds): minutes on a loaded two-core machine.
-        let deadline = Instant::now() + Duration::from_secs(300);
-        loop {
-            if gateway.is_finished() {
-                let why = match gateway.join() {
-                    Ok(Err(e)) => e,
-                    _ => "the gateway thread ended".into(),
-                };
-                return Err(format!("gateway did not start: {why}"));
+        wait_ready(config.addrs.admin, Duration::from_secs(300), || {
+            if !gateway.as_ref()?.is_finished() {
+                return None;
             }
-            if http::get(&ready).is_ok_and(|r| r.status == 200) {
-                break;
-            }
-            if Instant::now() > deadline {
-                return Err("gateway never became ready".into());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Ok((format!("http://{}", addrs.listen), addrs.admin, dir))
+            let why = match gateway.take()?.join() {
+                Ok(Err(e)) => e,
+                _ => "the gateway thread ended".into(),
+            };
+            Some(format!("gateway did not start: {why}"))
+        })?;
+        Ok((
+            format!("http://{}", config.addrs.listen),
+            config.addrs.admin,
+            config.dir,
+        ))
     }
 
     /// The access log lines written so far (JSON).

@@ -550,7 +550,7 @@ fn run(a: &Args, pairs: &[Pair], exe: &Path) -> Result<Option<Value>, String> {
         exe,
         llm: stack.llm.base_url(),
         stack,
-        chain_yaml: gateway_process::rendered_chain()?,
+        chain_yaml: e2e_clients::stack::rendered_chain()?,
         ttft_ms: a.llm_ttft_ms.to_string(),
         started,
     };

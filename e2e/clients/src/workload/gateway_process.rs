@@ -3,14 +3,14 @@
 //! process. The child is the benchmark binary itself, re-executed with [`SERVE_FLAG`] (it calls
 //! `higress_ai_gateway::run`), so no second binary has to be built.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::chain::{self, Addresses};
+use crate::chain;
 use crate::http;
-use crate::stack::Stack;
+use crate::stack::{self, Stack};
 
 /// `<exe> --serve-gateway <config.yaml>` runs only the gateway.
 pub const SERVE_FLAG: &str = "--serve-gateway";
@@ -36,56 +36,17 @@ pub struct Usage {
     pub peak_rss_kib: u64,
 }
 
-fn free_addr() -> Result<SocketAddr, String> {
-    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    l.local_addr().map_err(|e| e.to_string())
-}
-
-/// The chain's WasmPlugin documents with the plugins built for wasm32-wasip1.
-pub fn rendered_chain() -> Result<String, String> {
-    let template = std::fs::read_to_string(chain::template_path()).map_err(|e| e.to_string())?;
-    let mut wasm = Vec::new();
-    for p in chain::PLUGINS {
-        wasm.push((p, crate::stack::plugin_wasm(p)?));
-    }
-    chain::render(&template, |p| {
-        wasm.iter()
-            .find(|(name, _)| *name == p)
-            .map(|(_, path)| path.clone())
-            .unwrap_or_default()
-    })
-}
-
 impl GatewayProcess {
     /// Starts `exe SERVE_FLAG config` with the Gateway document for `stack`'s services followed
     /// by `plugins` (WasmPlugin documents; empty = a gateway without plugins) and waits until its
     /// admin `/ready` answers 200.
     pub fn start(exe: &Path, stack: &Stack, plugins: &str) -> Result<GatewayProcess, String> {
-        let addrs = Addresses {
-            listen: free_addr()?,
-            admin: free_addr()?,
-            llm: stack.llm.addr(),
-            fallback: stack.fallback.addr(),
-            redis: SocketAddr::from(([127, 0, 0, 1], stack.redis.port())),
-            embedding: stack.embedding.addr(),
-        };
-        let dir = std::env::temp_dir().join(format!(
-            "ai-workload-{}-{}",
-            std::process::id(),
-            addrs.listen.port()
-        ));
-        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        let config = dir.join("gateway.yaml");
-        let yaml = format!(
-            "{}{plugins}",
-            chain::gateway_doc(&addrs, &dir.join("access.log"))
-        );
-        std::fs::write(&config, yaml).map_err(|e| e.to_string())?;
+        let config = stack.write_gateway_config("ai-workload", chain::gateway_doc, plugins)?;
         let stderr =
-            std::fs::File::create(dir.join("gateway.stderr")).map_err(|e| e.to_string())?;
+            std::fs::File::create(config.dir.join("gateway.stderr")).map_err(|e| e.to_string())?;
         let child = Command::new(exe)
             .arg(SERVE_FLAG)
-            .arg(&config)
+            .arg(&config.file)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
@@ -93,33 +54,19 @@ impl GatewayProcess {
             .map_err(|e| format!("{}: {e}", exe.display()))?;
         let mut g = GatewayProcess {
             child,
-            base_url: format!("http://{}", addrs.listen),
-            admin: addrs.admin,
-            dir,
+            base_url: format!("http://{}", config.addrs.listen),
+            admin: config.addrs.admin,
+            dir: config.dir,
         };
-        g.wait_ready()?;
+        let (child, dir) = (&mut g.child, &g.dir);
+        stack::wait_ready(g.admin, Duration::from_secs(120), || {
+            let status = child.try_wait().ok()??;
+            let log = std::fs::read_to_string(dir.join("gateway.stderr")).unwrap_or_default();
+            Some(format!(
+                "gateway exited ({status}) before it was ready:\n{log}"
+            ))
+        })?;
         Ok(g)
-    }
-
-    fn wait_ready(&mut self) -> Result<(), String> {
-        let ready = format!("http://{}/ready", self.admin);
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                let log =
-                    std::fs::read_to_string(self.dir.join("gateway.stderr")).unwrap_or_default();
-                return Err(format!(
-                    "gateway exited ({status}) before it was ready:\n{log}"
-                ));
-            }
-            if http::get(&ready).is_ok_and(|r| r.status == 200) {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err("gateway never became ready".into());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
     }
 
     pub fn pid(&self) -> u32 {
