@@ -3,7 +3,8 @@
 
 use pii_redaction::actions::Report;
 use pii_redaction::config::Config;
-use pii_redaction::request::{inspect, Outcome};
+use pii_redaction::engine::Finding;
+use pii_redaction::request::{inspect, Outcome, Parsed};
 use pii_redaction::response::{restore_body, StreamRestorer};
 use pii_redaction::vault::Vault;
 use serde_json::{json, Value};
@@ -32,6 +33,26 @@ fn rewritten(o: Outcome) -> Value {
         Outcome::Rewritten(b) => serde_json::from_slice(&b).unwrap(),
         other => panic!("expected a rewrite, got {other:?}"),
     }
+}
+
+/// Redacts with an external detector's findings merged in, as the plugin does once the analyzer
+/// answered.
+fn redact_with_findings(
+    c: &Config,
+    parsed: Parsed,
+    texts: &[String],
+    found: &[Vec<Finding>],
+) -> (Value, Report) {
+    let mut vault = Vault::default();
+    let mut report = Report::default();
+    let out = parsed.redact(
+        c,
+        c.compiled().unwrap(),
+        &mut vault,
+        &mut report,
+        Some((texts, found)),
+    );
+    (rewritten(out.outcome), report)
 }
 
 const PHONE: &str = "13812345678";
@@ -583,16 +604,7 @@ fn external_findings_merge_with_builtins_deterministically() {
     }
     let answer = serde_json::to_vec(&answer).unwrap();
     let found = ext.findings(&texts, &joined, 200, &answer).unwrap();
-    let mut vault = Vault::default();
-    let mut report = Report::default();
-    let out = parsed.redact(
-        &c,
-        compiled,
-        &mut vault,
-        &mut report,
-        Some((&texts, &found)),
-    );
-    let v = rewritten(out.outcome);
+    let (v, report) = redact_with_findings(&c, parsed, &texts, &found);
     assert_eq!(v["messages"][0]["content"], "[PERSON_1] [PHONE_1]");
     assert_eq!(v["messages"][1]["content"], "[PERSON_2], not [PERSON_1]");
     assert_eq!(report.counts["external_person"], 3);
@@ -711,16 +723,7 @@ fn external_entity_mapped_to_a_builtin_shares_its_rule() {
     let found = ext
         .findings(&texts, &joined, 200, answer.to_string().as_bytes())
         .unwrap();
-    let mut vault = Vault::default();
-    let mut report = Report::default();
-    let out = parsed.redact(
-        &c,
-        compiled,
-        &mut vault,
-        &mut report,
-        Some((&texts, &found)),
-    );
-    let v = rewritten(out.outcome);
+    let (v, report) = redact_with_findings(&c, parsed, &texts, &found);
     assert_eq!(
         v["messages"][0]["content"],
         "mail [EMAIL_1] or [EMAIL_2], phone 138-****-5678x"
