@@ -121,6 +121,44 @@ impl PluginSpec {
             .collect()
     }
 
+    /// The spec of the plugin crate a test runs in (its `env!("CARGO_MANIFEST_DIR")`); panics with
+    /// the reason, for tests.
+    pub fn of_crate(manifest_dir: &str) -> PluginSpec {
+        PluginSpec::load(Path::new(manifest_dir)).unwrap_or_else(|e| panic!("{manifest_dir}: {e}"))
+    }
+
+    /// The configs of both READMEs' example sections ([`example_configs`]), each with its file;
+    /// panics naming the README whose section is missing or broken, for tests.
+    pub fn readme_configs(&self) -> Vec<(&'static str, Value)> {
+        ["README.md", "README_EN.md"]
+            .into_iter()
+            .flat_map(|file| {
+                example_configs(&self.readme(file))
+                    .unwrap_or_else(|e| panic!("{}/{file}: {e}", self.dir.display()))
+                    .into_iter()
+                    .map(move |config| (file, config))
+            })
+            .collect()
+    }
+
+    /// Asserts that the plugin's config type (`accepts`) takes every top-level field of the
+    /// spec's schema, set to its [`sample_value`] on top of `base`, and refuses a field the spec
+    /// does not have.
+    pub fn assert_config_accepts_spec_fields(
+        &self,
+        base: &Value,
+        accepts: impl Fn(&Value) -> bool,
+    ) {
+        let rejected = rejected_fields(&self.config_schema, base, &accepts);
+        assert!(
+            rejected.is_empty(),
+            "spec fields the config rejects: {rejected:?}"
+        );
+        let mut unknown = base.clone();
+        unknown["not_a_field"] = json!(1);
+        assert!(!accepts(&unknown), "a field not in the spec is accepted");
+    }
+
     /// The phase as the Higress READMEs word it (`插件执行阶段：...` / "Plugin execution phase").
     pub fn phase_words(&self) -> (&'static str, &'static str) {
         match self.phase.as_str() {
@@ -261,5 +299,25 @@ mod tests {
             vec![("b".to_string(), json!({"base": true, "b": "x"}))]
         );
         assert_eq!(sample_value(&schema["properties"]["a"]), json!(10));
+    }
+
+    fn pii_redaction_spec() -> PluginSpec {
+        PluginSpec::of_crate(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../plugins/pii-redaction"
+        ))
+    }
+
+    #[test]
+    #[should_panic(expected = "a field not in the spec is accepted")]
+    fn a_config_that_takes_any_field_fails_the_spec_check() {
+        pii_redaction_spec().assert_config_accepts_spec_fields(&json!({}), |_| true);
+    }
+
+    #[test]
+    #[should_panic(expected = "spec fields the config rejects")]
+    fn a_config_that_refuses_a_spec_field_fails_the_spec_check() {
+        pii_redaction_spec()
+            .assert_config_accepts_spec_fields(&json!({}), |c| c.get("detectors").is_none());
     }
 }
