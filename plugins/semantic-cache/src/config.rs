@@ -17,12 +17,13 @@
 
 use std::cell::OnceCell;
 
-use higress_sdk::{cluster, ConfigError, PluginConfig, RedisClient};
+use higress_sdk::{ConfigError, PluginConfig, RedisClient};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::embedding::{self, EmbeddingConfig, EmbeddingProvider};
 use crate::rerank::{RerankConfig, Reranker};
+use crate::service::{Service, DEFAULT_TIMEOUT_MS};
 use crate::vector::{self, VectorConfig, VectorStore};
 
 pub const DEFAULT_THRESHOLD: f64 = 0.95;
@@ -66,20 +67,21 @@ fn redis_type() -> String {
 }
 
 impl CacheConfig {
+    fn service(&self) -> Service<'_> {
+        Service {
+            name: &self.service_name,
+            host: &self.service_host,
+            port: self.service_port,
+            timeout: self.timeout,
+        }
+    }
+
     fn client(&self) -> RedisClient {
-        let port = match self.service_port {
-            0 if self.service_name.ends_with(".static") => 80,
-            0 => 6379,
-            p => p,
-        };
-        RedisClient::new(cluster::fqdn(&self.service_name, port))
+        let service = self.service();
+        RedisClient::new(service.cluster(6379))
             .with_auth(self.username.as_str(), self.password.as_str())
             .with_database(self.database)
-            .with_timeout_ms(if self.timeout == 0 {
-                10_000
-            } else {
-                self.timeout
-            })
+            .with_timeout_ms(service.timeout_ms(DEFAULT_TIMEOUT_MS))
     }
 }
 

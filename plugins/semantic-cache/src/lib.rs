@@ -16,6 +16,7 @@ pub mod lookup;
 pub mod plugin;
 pub mod replay;
 pub mod rerank;
+pub mod service;
 pub mod vector;
 pub mod verify;
 

@@ -7,7 +7,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::backend::{expect_json, BackendError, Call, Reply};
-use crate::embedding::{EmbeddingConfig, Endpoint};
+use crate::embedding::Endpoint;
+use crate::service::Service;
 
 /// A reranker: callout-shaped like the other backends.
 pub trait Reranker {
@@ -71,20 +72,20 @@ pub fn build(cfg: &RerankConfig) -> Result<Box<dyn Reranker>, ConfigError> {
     if !(0.0..=1.0).contains(&threshold) {
         return Err(ConfigError::at("threshold", "must be in [0, 1]"));
     }
-    let as_embedding = EmbeddingConfig {
-        kind: cfg.kind.clone(),
-        service_name: cfg.service_name.clone(),
-        service_host: cfg.service_host.clone(),
-        service_port: cfg.service_port,
-        api_key: cfg.api_key.clone(),
+    let service = Service {
+        name: &cfg.service_name,
+        host: &cfg.service_host,
+        port: cfg.service_port,
         timeout: cfg.timeout,
-        model: cfg.model.clone(),
-        path: cfg.path.clone(),
-        ..EmbeddingConfig::default()
+    };
+    let path = if cfg.path.is_empty() {
+        path.to_string()
+    } else {
+        cfg.path.clone()
     };
     Ok(Box::new(HttpReranker {
         cohere_shape,
-        endpoint: as_embedding.endpoint(&cfg.kind, "", path),
+        endpoint: Endpoint::new(&cfg.kind, service, 443, &cfg.api_key, &cfg.model, path),
         threshold,
     }))
 }

@@ -20,6 +20,7 @@ impl Azure {
     pub fn new(cfg: &EmbeddingConfig) -> Azure {
         let mut endpoint = cfg.endpoint(
             "azure",
+            443,
             "text-embedding-ada-002",
             "/openai/deployments/{model}/embeddings",
         );

@@ -17,7 +17,7 @@ pub struct Cohere {
 impl Cohere {
     pub fn new(cfg: &EmbeddingConfig) -> Cohere {
         Cohere {
-            endpoint: cfg.endpoint("cohere", "embed-english-v2.0", "/v2/embed"),
+            endpoint: cfg.endpoint("cohere", 443, "embed-english-v2.0", "/v2/embed"),
         }
     }
 }

@@ -22,6 +22,7 @@ impl DashScope {
     pub fn new(cfg: &EmbeddingConfig) -> DashScope {
         let endpoint = cfg.endpoint(
             "dashscope",
+            443,
             "text-embedding-v2",
             "/api/v1/services/embeddings/text-embedding/text-embedding",
         );

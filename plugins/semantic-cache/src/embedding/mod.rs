@@ -4,11 +4,12 @@
 //! Adding a provider: a module here implementing [`EmbeddingProvider`], one arm in [`build`], the
 //! type name in `spec.yaml`. Nothing in the cache logic changes.
 
-use higress_sdk::{cluster, ConfigError};
+use higress_sdk::ConfigError;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::backend::{BackendError, Call, Reply};
+use crate::service::{Service, DEFAULT_TIMEOUT_MS};
 
 pub mod azure;
 pub mod cohere;
@@ -86,13 +87,23 @@ pub struct Endpoint {
 }
 
 impl EmbeddingConfig {
+    pub fn service(&self) -> Service<'_> {
+        Service {
+            name: &self.service_name,
+            host: &self.service_host,
+            port: self.service_port,
+            timeout: self.timeout,
+        }
+    }
+
     /// Cluster, authority, path, model and identity, with the provider's defaults.
-    pub fn endpoint(&self, kind: &str, default_model: &str, default_path: &str) -> Endpoint {
-        let port = match self.service_port {
-            0 if self.service_name.ends_with(".static") => 80,
-            0 => 443,
-            p => p,
-        };
+    pub fn endpoint(
+        &self,
+        kind: &str,
+        default_port: u16,
+        default_model: &str,
+        default_path: &str,
+    ) -> Endpoint {
         let model = if self.model.is_empty() {
             default_model
         } else {
@@ -103,30 +114,41 @@ impl EmbeddingConfig {
         } else {
             self.path.clone()
         };
-        let authority = if self.service_host.is_empty() {
-            self.service_name.clone()
-        } else {
-            self.service_host.clone()
-        };
-        let digest = Sha256::digest(format!("{kind}\n{model}\n{authority}{path}").as_bytes());
-        let model_id = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
-        Endpoint {
-            cluster: cluster::fqdn(&self.service_name, port),
-            authority,
+        Endpoint::new(
+            kind,
+            self.service(),
+            default_port,
+            &self.api_key,
+            model,
             path,
-            model: model.to_string(),
-            api_key: self.api_key.clone(),
-            timeout_ms: if self.timeout == 0 {
-                10_000
-            } else {
-                self.timeout
-            },
-            model_id,
-        }
+        )
     }
 }
 
 impl Endpoint {
+    /// The endpoint of an HTTP backend for `model` at `path`; its identity is (`kind`, model,
+    /// authority, path).
+    pub fn new(
+        kind: &str,
+        service: Service,
+        default_port: u16,
+        api_key: &str,
+        model: &str,
+        path: String,
+    ) -> Endpoint {
+        let authority = service.authority().to_string();
+        let digest = Sha256::digest(format!("{kind}\n{model}\n{authority}{path}").as_bytes());
+        Endpoint {
+            cluster: service.cluster(default_port),
+            authority,
+            path,
+            model: model.to_string(),
+            api_key: api_key.to_string(),
+            timeout_ms: service.timeout_ms(DEFAULT_TIMEOUT_MS),
+            model_id: digest[..6].iter().map(|b| format!("{b:02x}")).collect(),
+        }
+    }
+
     /// A JSON POST to the endpoint with a bearer key when one is configured.
     pub fn post_json(&self, body: &impl serde::Serialize) -> Call {
         let body = serde_json::to_vec(body).unwrap_or_default();

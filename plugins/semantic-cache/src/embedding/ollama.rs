@@ -11,12 +11,8 @@ pub struct Ollama {
 
 impl Ollama {
     pub fn new(cfg: &EmbeddingConfig) -> Ollama {
-        let mut cfg = cfg.clone();
-        if cfg.service_port == 0 {
-            cfg.service_port = 11434;
-        }
         Ollama {
-            endpoint: cfg.endpoint("ollama", "llama3.2", "/api/embed"),
+            endpoint: cfg.endpoint("ollama", 11434, "llama3.2", "/api/embed"),
         }
     }
 }

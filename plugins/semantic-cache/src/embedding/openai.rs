@@ -29,7 +29,7 @@ struct EmbeddingsRequest<'a> {
 impl OpenAi {
     pub fn new(cfg: &EmbeddingConfig) -> OpenAi {
         OpenAi {
-            endpoint: cfg.endpoint("openai", "text-embedding-3-small", "/v1/embeddings"),
+            endpoint: cfg.endpoint("openai", 443, "text-embedding-3-small", "/v1/embeddings"),
             base64: cfg.encoding_format != "float",
         }
     }

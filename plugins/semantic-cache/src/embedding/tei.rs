@@ -21,7 +21,7 @@ impl Tei {
         };
         Tei {
             kind,
-            endpoint: cfg.endpoint(kind, "sentence-transformers/all-MiniLM-L6-v2", path),
+            endpoint: cfg.endpoint(kind, 443, "sentence-transformers/all-MiniLM-L6-v2", path),
         }
     }
 }

@@ -189,7 +189,7 @@ mod tests {
     fn store() -> Chroma {
         Chroma::new(&VectorConfig {
             kind: "chroma".into(),
-            service_name: "chroma.static".into(),
+            service_name: "chroma.dns".into(),
             api_key: "tok".into(),
             ..Default::default()
         })
@@ -203,7 +203,7 @@ mod tests {
         let q = query();
         let call = s.search_at(&q, 100);
         let (cluster, r, body) = http(&call);
-        assert_eq!(cluster, "outbound|8000||chroma.static");
+        assert_eq!(cluster, "outbound|8000||chroma.dns");
         assert_eq!(
             r.url,
             "/api/v2/tenants/default_tenant/databases/default_database/collections"

@@ -5,10 +5,11 @@
 //! Adding a backend: a module here implementing [`VectorStore`], one arm in [`build`], the type
 //! name in `spec.yaml`. Nothing in the cache logic changes.
 
-use higress_sdk::{cluster, ConfigError, RedisClient};
+use higress_sdk::{ConfigError, RedisClient};
 use serde::Deserialize;
 
 use crate::backend::{BackendError, Call, Reply};
+use crate::service::Service;
 
 pub mod chroma;
 pub mod dashvector;
@@ -132,26 +133,22 @@ pub struct VectorConfig {
 }
 
 impl VectorConfig {
-    /// Envoy cluster of `serviceName:servicePort` (port default as given).
-    pub fn cluster(&self, default_port: u16) -> String {
-        let port = if self.service_port == 0 {
-            default_port
-        } else {
-            self.service_port
-        };
-        cluster::fqdn(&self.service_name, port)
+    pub fn service(&self) -> Service<'_> {
+        Service {
+            name: &self.service_name,
+            host: &self.service_host,
+            port: self.service_port,
+            timeout: self.timeout,
+        }
     }
 
     /// The Redis client of a Redis-based store.
     pub fn redis_client(&self) -> RedisClient {
-        RedisClient::new(self.cluster(6379))
+        let service = self.service();
+        RedisClient::new(service.cluster(6379))
             .with_auth(self.username.as_str(), self.password.as_str())
             .with_database(self.database)
-            .with_timeout_ms(if self.timeout == 0 {
-                1000
-            } else {
-                self.timeout
-            })
+            .with_timeout_ms(service.timeout_ms(1000))
     }
 
     /// `collectionID`, or the default name.

@@ -157,7 +157,7 @@ mod tests {
     fn store() -> Qdrant {
         Qdrant::new(&VectorConfig {
             kind: "qdrant".into(),
-            service_name: "qdrant.static".into(),
+            service_name: "qdrant.dns".into(),
             api_key: "key".into(),
             collection_id: "cache".into(),
             ..Default::default()
@@ -168,7 +168,7 @@ mod tests {
     fn search_filters_partition_and_expiry() {
         let call = store().search_at(&query(), 100);
         let (cluster, r, body) = http(&call);
-        assert_eq!(cluster, "outbound|6333||qdrant.static");
+        assert_eq!(cluster, "outbound|6333||qdrant.dns");
         assert_eq!(r.url, "/collections/cache-m1-2/points/search");
         assert_eq!(header(r, "api-key"), Some("key"));
         assert_eq!(

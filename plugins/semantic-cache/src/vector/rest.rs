@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::{Candidate, Entry, VectorConfig};
 use crate::backend::{BackendError, Call, Reply};
+use crate::service::DEFAULT_TIMEOUT_MS;
 
 /// Expiry of entries stored without a TTL: 9999-12-31, far enough to mean "never".
 pub const NEVER: u64 = 253_402_300_799;
@@ -84,22 +85,14 @@ pub struct Rest {
 }
 
 impl Rest {
-    /// `serviceName:servicePort` (default port as given); the authority is `serviceHost` when
-    /// set (cloud endpoints routed through a DNS service), else `serviceName`.
+    /// The store's [`Service`](crate::service::Service), its port defaulting to `default_port`.
     pub fn new(cfg: &VectorConfig, default_port: u16) -> Rest {
+        let service = cfg.service();
         Rest {
-            cluster: cfg.cluster(default_port),
-            authority: if cfg.service_host.is_empty() {
-                cfg.service_name.clone()
-            } else {
-                cfg.service_host.clone()
-            },
+            cluster: service.cluster(default_port),
+            authority: service.authority().to_string(),
             headers: Vec::new(),
-            timeout_ms: if cfg.timeout == 0 {
-                10_000
-            } else {
-                cfg.timeout
-            },
+            timeout_ms: service.timeout_ms(DEFAULT_TIMEOUT_MS),
         }
     }
 

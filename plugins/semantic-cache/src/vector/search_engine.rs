@@ -246,7 +246,7 @@ mod tests {
         SearchEngine::new(
             &VectorConfig {
                 kind: flavor.kind().into(),
-                service_name: "es.static".into(),
+                service_name: "es.dns".into(),
                 es_username: "elastic".into(),
                 es_password: "changeme".into(),
                 collection_id: "Cache".into(),
@@ -260,7 +260,7 @@ mod tests {
     fn elasticsearch_knn_filters_inside_the_search() {
         let call = store(Flavor::Elasticsearch).search_at(&query(), 100);
         let (cluster, r, body) = http(&call);
-        assert_eq!(cluster, "outbound|9200||es.static");
+        assert_eq!(cluster, "outbound|9200||es.dns");
         assert_eq!(r.url, "/cache-m1-2/_search");
         assert_eq!(
             header(r, "authorization"),
@@ -284,7 +284,7 @@ mod tests {
         assert!(body.get("ext").is_none());
         let call = store(Flavor::Lindorm).search_at(&query(), 100);
         let (cluster, _, body) = http(&call);
-        assert_eq!(cluster, "outbound|30070||es.static");
+        assert_eq!(cluster, "outbound|30070||es.dns");
         assert_eq!(body["ext"]["lvector"]["filter_type"], "efficient_filter");
     }
 

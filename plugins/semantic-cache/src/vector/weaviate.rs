@@ -188,7 +188,7 @@ mod tests {
     fn store() -> Weaviate {
         Weaviate::new(&VectorConfig {
             kind: "weaviate".into(),
-            service_name: "weaviate.static".into(),
+            service_name: "weaviate.dns".into(),
             api_key: "wk".into(),
             collection_id: "llm-cache".into(),
             ..Default::default()
@@ -199,7 +199,7 @@ mod tests {
     fn near_vector_query_filters_partition_and_expiry() {
         let call = store().search_at(&query(), 100);
         let (cluster, r, body) = http(&call);
-        assert_eq!(cluster, "outbound|8080||weaviate.static");
+        assert_eq!(cluster, "outbound|8080||weaviate.dns");
         assert_eq!(r.url, "/v1/graphql");
         assert_eq!(header(r, "authorization"), Some("Bearer wk"));
         let q = body["query"].as_str().unwrap();
