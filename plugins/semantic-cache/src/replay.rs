@@ -6,7 +6,6 @@
 //! (Higress ai-cache) replaces the body, with `%s` = the answer text JSON-escaped.
 
 use ai_proto::chat::{ChatResponse, ChatUsage};
-use ai_proto::sse::SseEncoder;
 use serde_json::{json, Map, Value};
 
 /// Tokens the original answer cost (total, else prompt + completion).
@@ -60,48 +59,19 @@ fn pieces(text: &str, chars: usize) -> Vec<&str> {
 /// Streaming body: role chunk, reasoning and content in `chunk_chars` pieces, tool calls, the
 /// finish chunk with usage, `[DONE]`. No delays: replay is as fast as the client reads.
 pub fn sse_body(stored: &ChatResponse, chunk_chars: usize) -> Vec<u8> {
-    let head = |choices: Value| {
-        let mut o = Map::new();
-        if let Some(id) = &stored.id {
-            o.insert("id".into(), json!(id));
-        }
-        o.insert("object".into(), json!("chat.completion.chunk"));
-        if let Some(c) = stored.created {
-            o.insert("created".into(), json!(c));
-        }
-        if let Some(m) = &stored.model {
-            o.insert("model".into(), json!(m));
-        }
-        o.insert("choices".into(), choices);
-        o
-    };
-    let mut enc = SseEncoder::with_capacity(512);
-    let emit = |enc: &mut SseEncoder, index: u32, delta: Value, finish: Value| {
-        let chunk = head(json!([{"index": index, "delta": delta, "finish_reason": finish}]));
-        enc.data(&Value::Object(chunk).to_string());
-    };
+    let mut sse = ChunkWriter::new(stored);
     for c in &stored.choices {
         let m = &c.message;
-        emit(
-            &mut enc,
-            c.index,
-            json!({"role": "assistant", "content": ""}),
-            Value::Null,
-        );
+        sse.chunk(c.index, br#"{"role":"assistant","content":""}"#, None, None);
         if let Some(Some(reasoning)) = &m.reasoning_content {
             for p in pieces(reasoning, chunk_chars) {
-                emit(
-                    &mut enc,
-                    c.index,
-                    json!({"reasoning_content": p}),
-                    Value::Null,
-                );
+                sse.chunk(c.index, br#"{"reasoning_content":"#, Some(p), None);
             }
         }
         let text = m.text();
         if !text.is_empty() {
             for p in pieces(&text, chunk_chars) {
-                emit(&mut enc, c.index, json!({"content": p}), Value::Null);
+                sse.chunk(c.index, br#"{"content":"#, Some(p), None);
             }
         }
         if let Some(calls) = m.tool_calls.as_ref().filter(|t| !t.is_empty()) {
@@ -114,28 +84,87 @@ pub fn sse_body(stored: &ChatResponse, chunk_chars: usize) -> Vec<u8> {
                     v
                 })
                 .collect();
-            emit(
-                &mut enc,
-                c.index,
-                json!({"tool_calls": indexed}),
-                Value::Null,
-            );
+            let delta = json!({"tool_calls": indexed}).to_string();
+            sse.chunk(c.index, delta.as_bytes(), None, None);
         }
-        let finish = c
-            .finish_reason
-            .clone()
-            .flatten()
-            .map_or(Value::Null, Value::String);
-        emit(&mut enc, c.index, json!({}), finish);
+        let finish = c.finish_reason.as_ref().and_then(Option::as_deref);
+        sse.chunk(c.index, b"{}", None, finish);
     }
-    let mut usage = head(json!([]));
-    usage.insert(
-        "usage".into(),
-        serde_json::to_value(hit_usage(tokens_saved(stored))).unwrap_or_default(),
-    );
-    enc.data(&Value::Object(usage).to_string());
-    enc.done();
-    enc.into_bytes()
+    sse.usage(&hit_usage(tokens_saved(stored)));
+    sse.out.extend_from_slice(b"data: [DONE]\n\n");
+    sse.out
+}
+
+/// Writes `chat.completion.chunk` events. Every chunk of a replay shares its head (`id`, `object`,
+/// `created`, `model`), so that is serialised once and each piece only escapes its own text; this
+/// is most of a streamed hit's cost. Compact JSON holds no line break, so an event is one `data:`
+/// line.
+struct ChunkWriter {
+    head: Vec<u8>,
+    out: Vec<u8>,
+}
+
+impl ChunkWriter {
+    fn new(stored: &ChatResponse) -> ChunkWriter {
+        let mut head = b"data: {".to_vec();
+        if let Some(id) = &stored.id {
+            head.extend_from_slice(br#""id":"#);
+            push_json(&mut head, id);
+            head.push(b',');
+        }
+        head.extend_from_slice(br#""object":"chat.completion.chunk","#);
+        if let Some(created) = stored.created {
+            head.extend_from_slice(format!(r#""created":{created},"#).as_bytes());
+        }
+        if let Some(model) = &stored.model {
+            head.extend_from_slice(br#""model":"#);
+            push_json(&mut head, model);
+            head.push(b',');
+        }
+        head.extend_from_slice(br#""choices":"#);
+        let text = stored
+            .choices
+            .iter()
+            .map(|c| c.message.text().len())
+            .sum::<usize>();
+        ChunkWriter {
+            out: Vec::with_capacity(512 + 2 * text),
+            head,
+        }
+    }
+
+    /// One chunk of choice `index`: `delta` is written as is, followed by `text` as a JSON string
+    /// and the closing brace when there is a text; `finish` is the chunk's `finish_reason` (`None`
+    /// writes `null`).
+    fn chunk(&mut self, index: u32, delta: &[u8], text: Option<&str>, finish: Option<&str>) {
+        self.out.extend_from_slice(&self.head);
+        self.out
+            .extend_from_slice(format!(r#"[{{"index":{index},"delta":"#).as_bytes());
+        self.out.extend_from_slice(delta);
+        if let Some(text) = text {
+            push_json(&mut self.out, text);
+            self.out.push(b'}');
+        }
+        self.out.extend_from_slice(br#","finish_reason":"#);
+        match finish {
+            Some(reason) => push_json(&mut self.out, reason),
+            None => self.out.extend_from_slice(b"null"),
+        }
+        self.out.extend_from_slice(b"}]}\n\n");
+    }
+
+    /// The closing chunk: no choices, the usage.
+    fn usage(&mut self, usage: &ChatUsage) {
+        self.out.extend_from_slice(&self.head);
+        self.out.extend_from_slice(br#"[],"usage":"#);
+        push_json(&mut self.out, usage);
+        self.out.extend_from_slice(b"}\n\n");
+    }
+}
+
+fn push_json(out: &mut Vec<u8>, value: &(impl serde::Serialize + ?Sized)) {
+    // Writing into a Vec cannot fail, and these types always serialise.
+    let _ = serde_json::to_writer(out, value);
 }
 
 /// A Higress template with `%s` replaced by the answer text, JSON-escaped without quotes.
@@ -191,6 +220,40 @@ mod tests {
             assert_eq!(r.choices[0].finish_reason, Some(Some("stop".into())));
             assert_eq!(r.usage.unwrap().total_tokens, Some(0));
         }
+    }
+
+    #[test]
+    fn every_sse_event_is_one_line_of_a_complete_chunk() {
+        let mut r = stored();
+        r.choices[0].message.content = Some(ai_proto::chat::Content::Text(
+            "line 1\nline \"2\"\r\u{0}\t\\ end".into(),
+        ));
+        let body = String::from_utf8(sse_body(&r, 5)).unwrap();
+        let events: Vec<&str> = body.strip_suffix("\n\n").unwrap().split("\n\n").collect();
+        let (done, chunks) = events.split_last().unwrap();
+        assert_eq!(*done, "data: [DONE]");
+        let mut text = String::new();
+        for event in chunks {
+            let json = event.strip_prefix("data: ").expect("a data line");
+            assert!(!json.contains('\n'), "one line per event: {event:?}");
+            let v: Value = serde_json::from_str(json).unwrap();
+            assert_eq!(
+                (&v["id"], &v["object"], &v["created"], &v["model"]),
+                (
+                    &json!("c1"),
+                    &json!("chat.completion.chunk"),
+                    &json!(7),
+                    &json!("m")
+                )
+            );
+            if let Some(piece) = v["choices"][0]["delta"]["content"].as_str() {
+                text.push_str(piece);
+            }
+        }
+        assert_eq!(text, "line 1\nline \"2\"\r\u{0}\t\\ end");
+        let last: Value = serde_json::from_str(&chunks.last().unwrap()[6..]).unwrap();
+        assert_eq!(last["choices"], json!([]));
+        assert_eq!(last["usage"]["cached_tokens"], 8);
     }
 
     #[test]
