@@ -23,7 +23,7 @@ use serde_json::Value;
 
 use crate::embedding::{self, EmbeddingConfig, EmbeddingProvider};
 use crate::rerank::{RerankConfig, Reranker};
-use crate::service::{Service, DEFAULT_TIMEOUT_MS};
+use crate::service::DEFAULT_TIMEOUT_MS;
 use crate::vector::{self, VectorConfig, VectorStore};
 
 pub const DEFAULT_THRESHOLD: f64 = 0.95;
@@ -66,16 +66,9 @@ fn redis_type() -> String {
     "redis".into()
 }
 
-impl CacheConfig {
-    fn service(&self) -> Service<'_> {
-        Service {
-            name: &self.service_name,
-            host: &self.service_host,
-            port: self.service_port,
-            timeout: self.timeout,
-        }
-    }
+crate::service::impl_service!(CacheConfig);
 
+impl CacheConfig {
     fn client(&self) -> RedisClient {
         let service = self.service();
         RedisClient::new(service.cluster(6379))

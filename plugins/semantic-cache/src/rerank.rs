@@ -8,7 +8,6 @@ use serde_json::json;
 
 use crate::backend::{expect_json, BackendError, Call, Reply};
 use crate::embedding::Endpoint;
-use crate::service::Service;
 
 /// A reranker: callout-shaped like the other backends.
 pub trait Reranker {
@@ -43,6 +42,8 @@ pub struct RerankConfig {
     pub threshold: Option<f32>,
 }
 
+crate::service::impl_service!(RerankConfig);
+
 pub struct HttpReranker {
     cohere_shape: bool,
     endpoint: Endpoint,
@@ -72,12 +73,6 @@ pub fn build(cfg: &RerankConfig) -> Result<Box<dyn Reranker>, ConfigError> {
     if !(0.0..=1.0).contains(&threshold) {
         return Err(ConfigError::at("threshold", "must be in [0, 1]"));
     }
-    let service = Service {
-        name: &cfg.service_name,
-        host: &cfg.service_host,
-        port: cfg.service_port,
-        timeout: cfg.timeout,
-    };
     let path = if cfg.path.is_empty() {
         path.to_string()
     } else {
@@ -85,7 +80,14 @@ pub fn build(cfg: &RerankConfig) -> Result<Box<dyn Reranker>, ConfigError> {
     };
     Ok(Box::new(HttpReranker {
         cohere_shape,
-        endpoint: Endpoint::new(&cfg.kind, service, 443, &cfg.api_key, &cfg.model, path),
+        endpoint: Endpoint::new(
+            &cfg.kind,
+            cfg.service(),
+            443,
+            &cfg.api_key,
+            &cfg.model,
+            path,
+        ),
         threshold,
     }))
 }

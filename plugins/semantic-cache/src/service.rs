@@ -7,6 +7,24 @@ use higress_sdk::cluster;
 /// Higress ai-cache's timeout when a block sets none.
 pub const DEFAULT_TIMEOUT_MS: u32 = 10_000;
 
+/// Gives a config block with the fields `service_name`, `service_host`, `service_port` and
+/// `timeout` its `service()`.
+macro_rules! impl_service {
+    ($block:ty) => {
+        impl $block {
+            pub fn service(&self) -> $crate::service::Service<'_> {
+                $crate::service::Service {
+                    name: &self.service_name,
+                    host: &self.service_host,
+                    port: self.service_port,
+                    timeout: self.timeout,
+                }
+            }
+        }
+    };
+}
+pub(crate) use impl_service;
+
 /// A block's service fields, borrowed.
 #[derive(Clone, Copy, Debug)]
 pub struct Service<'a> {

@@ -86,16 +86,9 @@ pub struct Endpoint {
     pub model_id: String,
 }
 
-impl EmbeddingConfig {
-    pub fn service(&self) -> Service<'_> {
-        Service {
-            name: &self.service_name,
-            host: &self.service_host,
-            port: self.service_port,
-            timeout: self.timeout,
-        }
-    }
+crate::service::impl_service!(EmbeddingConfig);
 
+impl EmbeddingConfig {
     /// Cluster, authority, path, model and identity, with the provider's defaults.
     pub fn endpoint(
         &self,

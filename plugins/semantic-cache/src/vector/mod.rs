@@ -9,7 +9,6 @@ use higress_sdk::{ConfigError, RedisClient};
 use serde::Deserialize;
 
 use crate::backend::{BackendError, Call, Reply};
-use crate::service::Service;
 
 pub mod chroma;
 pub mod dashvector;
@@ -132,16 +131,9 @@ pub struct VectorConfig {
     pub database: u32,
 }
 
-impl VectorConfig {
-    pub fn service(&self) -> Service<'_> {
-        Service {
-            name: &self.service_name,
-            host: &self.service_host,
-            port: self.service_port,
-            timeout: self.timeout,
-        }
-    }
+crate::service::impl_service!(VectorConfig);
 
+impl VectorConfig {
     /// The Redis client of a Redis-based store.
     pub fn redis_client(&self) -> RedisClient {
         let service = self.service();
